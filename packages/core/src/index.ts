@@ -1,0 +1,60 @@
+/**
+ * `@weir/core`: dataflows, operators, sources and sinks, and the runtime.
+ *
+ * @since 0.1.0
+ */
+export {
+  currentStepId,
+  Dataflow,
+  defineOperator,
+  isDataflow,
+  isStream,
+  Step,
+  Stream,
+  typeName,
+  type InputPort,
+  type KeyedStream,
+  type OperatorPorts,
+  type OutputPort
+} from "./Dataflow.js"
+export * as op from "./operators/index.js"
+export { StatefulBatchLogic, StatefulLogic, type LogicResult } from "./StatefulLogic.js"
+export {
+  AbortExecution,
+  DynamicSource,
+  EOF,
+  FixedPartitionedSource,
+  isSource,
+  Retry,
+  SimplePollingSource,
+  Source,
+  type MaybeAsync,
+  type StatefulSourcePartition,
+  type StatelessSourcePartition
+} from "./inputs.js"
+export {
+  DynamicSink,
+  FixedPartitionedSink,
+  isSink,
+  Sink,
+  type MaybeAsyncVoid,
+  type StatefulSinkPartition,
+  type StatelessSinkPartition
+} from "./outputs.js"
+export { batch, batchAsync, batchGetter, batchGetterEx } from "./batching.js"
+export { fromStream } from "./fromStream.js"
+export { StdOutSink } from "./connectors/stdio.js"
+export { RandomMetricSource, type RandomMetricState } from "./connectors/demo.js"
+export { TTLCache } from "./operators/enrich.js"
+export { WeirRecoveryError, WeirRuntimeError } from "./errors.js"
+export { clusterMain, run, runMain, type ClusterOptions, type RunOptions } from "./runtime/run.js"
+export { currentTime, systemClock, type WeirClock } from "./runtime/clock.js"
+export type {
+  EpochCommit,
+  RecoveryConfigLike,
+  RecoveryContext,
+  RecoveryStore,
+  ResumePoint,
+  SnapshotEntry
+} from "./runtime/recovery.js"
+export { toJSON, toMermaid, type RenderedDataflow, type RenderedOperator, type RenderedPort } from "./visualize.js"

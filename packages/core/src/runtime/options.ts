@@ -1,0 +1,31 @@
+import type * as Duration from "effect/Duration"
+import type { WeirClock } from "./clock.js"
+import type { RecoveryConfigLike } from "./recovery.js"
+
+/**
+ * How to run a dataflow.
+ *
+ * @since 0.1.0
+ */
+export interface RunOptions {
+  /** How often epochs close (and state is snapshotted). Default 10 seconds. */
+  readonly epochInterval?: Duration.Input | undefined
+  /** Where to snapshot state and resume from; without it nothing is persisted. */
+  readonly recovery?: RecoveryConfigLike | undefined
+  /** The clock for the run; default: Effect's `Clock` (virtual under `TestClock`). */
+  readonly clock?: WeirClock | undefined
+}
+
+/**
+ * How to run a dataflow on several workers.
+ *
+ * @since 0.1.0
+ */
+export interface ClusterOptions extends RunOptions {
+  /** Addresses of all processes (`host:port`); not supported yet beyond one process. */
+  readonly addresses?: ReadonlyArray<string> | undefined
+  /** This process's index in `addresses`. */
+  readonly processId?: number | undefined
+  /** Workers in this process. Default 1. */
+  readonly workersPerProcess?: number | undefined
+}
