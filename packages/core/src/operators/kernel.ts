@@ -106,10 +106,10 @@ export interface BranchOut<T, F> {
 export const branch: {
   <X, Y extends X>(stepId: string, up: Stream<X>, predicate: (x: X) => x is Y): BranchOut<Y, Exclude<X, Y>>
   <X>(stepId: string, up: Stream<X>, predicate: (x: X) => boolean): BranchOut<X, X>
-} = defineOperator("branch", up0, <X>(_up: Stream<X>, predicate: (x: X) => boolean): BranchOut<X, X> => {
+} = defineOperator("branch", up0, (_up: Stream<unknown>, predicate: (x: unknown) => boolean) => {
   checkFunction("branch", "predicate", predicate)
-  setKernel({ kind: "branch", predicate: predicate as (x: unknown) => boolean })
-  return { trues: kernelOutput<X>("trues"), falses: kernelOutput<X>("falses") }
+  setKernel({ kind: "branch", predicate })
+  return { trues: kernelOutput<never>("trues"), falses: kernelOutput<never>("falses") }
 })
 
 /**

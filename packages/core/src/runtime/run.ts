@@ -1,0 +1,157 @@
+/**
+ * Entry points: {@link run} is the Effect; {@link runMain} and
+ * {@link clusterMain} are Promise wrappers around the same code.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { type Dataflow, isDataflow, typeName } from "../Dataflow.js"
+import { type WeirRecoveryError, WeirRuntimeError } from "../errors.js"
+import type { WeirClock } from "./clock.js"
+import { Execution } from "./execution.js"
+import type { ClusterOptions, RunOptions } from "./options.js"
+import { buildPlan } from "./plan.js"
+import type { RecoveryStore } from "./recovery.js"
+
+export type { ClusterOptions, RunOptions } from "./options.js"
+
+const DEFAULT_EPOCH_INTERVAL = Duration.seconds(10)
+
+/** The run's clock: the given one, or Effect's `Clock` service (so `TestClock` drives it in tests). */
+const clockOf = (options: RunOptions): Effect.Effect<WeirClock> =>
+  options.clock !== undefined
+    ? Effect.succeed(options.clock)
+    : Effect.map(Effect.clockWith((clock: Clock.Clock) => Effect.succeed(clock)), (clock) => ({
+      now: () => clock.currentTimeMillisUnsafe(),
+      sleep: (millis: number) => Effect.sleep(millis)
+    }))
+
+const epochIntervalOf = (options: RunOptions): Effect.Effect<Duration.Duration, WeirRuntimeError> => {
+  if (options.epochInterval === undefined) return Effect.succeed(DEFAULT_EPOCH_INTERVAL)
+  const d = Duration.fromInput(options.epochInterval)
+  if (d._tag === "None" || Duration.toMillis(d.value) < 0) {
+    return Effect.fail(
+      new WeirRuntimeError({
+        message: `epochInterval must be a non-negative duration (milliseconds, "10 seconds", or a Duration); got ${
+          String(options.epochInterval)
+        }`
+      })
+    )
+  }
+  return Effect.succeed(d.value)
+}
+
+const runWorkers = (
+  flow: Dataflow,
+  options: RunOptions,
+  workerCount: number
+): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      if (!isDataflow(flow)) {
+        return yield* Effect.fail(
+          new WeirRuntimeError({ message: `expected a \`Dataflow\` to run; got a \`${typeName(flow)}\` instead` })
+        )
+      }
+      const plan = yield* Effect.try({
+        try: () => buildPlan(flow),
+        catch: (e) => (e instanceof WeirRuntimeError ? e : new WeirRuntimeError({ message: String(e), cause: e }))
+      })
+      const epochInterval = yield* epochIntervalOf(options)
+      const clock = yield* clockOf(options)
+      let stores: Array<RecoveryStore> | undefined
+      if (options.recovery !== undefined) {
+        stores = []
+        for (let w = 0; w < workerCount; w++) {
+          stores.push(
+            yield* options.recovery.open({ flowId: flow.id, workerIndex: w, workerCount, epochInterval })
+          )
+        }
+      }
+      const execution = yield* Execution.make(plan, {
+        clock,
+        epochIntervalMs: Duration.toMillis(epochInterval),
+        workerCount,
+        stores
+      })
+      yield* execution.loop()
+    })
+  )
+
+/**
+ * Run a dataflow on one worker, as an Effect. It completes when every input
+ * has ended (or a source aborted with `AbortExecution`) and fails with a
+ * {@link WeirRuntimeError} naming the step when user code throws. Interrupting
+ * the fiber stops the run promptly and closes every source and sink.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Dataflow, op, run } from "@weir/core"
+ * import { TestingSource, TestingSink } from "@weir/testing"
+ *
+ * const out: number[] = []
+ * const flow = new Dataflow("double")
+ * op.input("inp", flow, new TestingSource([1, 2, 3]))
+ *   .then(op.map, "double", (x: number) => x * 2)
+ *   .then(op.output, "out", new TestingSink(out))
+ * await Effect.runPromise(run(flow, { epochInterval: "1 second" }))  // out: [2, 4, 6]
+ * ```
+ * @since 0.1.0
+ */
+export const run = (flow: Dataflow, options: RunOptions = {}): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> =>
+  runWorkers(flow, options, 1)
+
+/**
+ * Run a dataflow on one worker in this process; resolves when it is done.
+ *
+ * @example
+ * ```ts
+ * await runMain(flow)
+ * ```
+ * @since 0.1.0
+ */
+export const runMain = (flow: Dataflow, options: RunOptions = {}): Promise<void> => Effect.runPromise(run(flow, options))
+
+/**
+ * Run a dataflow on several workers. Workers of one process run interleaved on
+ * one thread, each owning the keys that hash to it (so results are those of a
+ * real multi-worker run, without parallel speed-up yet). Several processes
+ * (`addresses` with more than one entry) are not supported yet.
+ *
+ * @example
+ * ```ts
+ * await clusterMain(flow, { workersPerProcess: 2 })
+ * ```
+ * @since 0.1.0
+ */
+export const clusterMain = (flow: Dataflow, options: ClusterOptions = {}): Promise<void> =>
+  Effect.runPromise(runCluster(flow, options))
+
+/**
+ * {@link clusterMain} as an Effect.
+ *
+ * @since 0.1.0
+ */
+export const runCluster = (
+  flow: Dataflow,
+  options: ClusterOptions = {}
+): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> => {
+  const workers = options.workersPerProcess ?? 1
+  if (!Number.isInteger(workers) || workers < 1) {
+    return Effect.fail(
+      new WeirRuntimeError({ message: `workersPerProcess must be a positive integer; got ${String(workers)}` })
+    )
+  }
+  if (options.addresses !== undefined && options.addresses.length > 1) {
+    return Effect.fail(
+      new WeirRuntimeError({
+        message: `clusters of several processes are not supported yet (got ${options.addresses.length} addresses); ` +
+          "run one process with `workersPerProcess` instead"
+      })
+    )
+  }
+  return runWorkers(flow, options, workers)
+}
