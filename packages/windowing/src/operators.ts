@@ -1,0 +1,366 @@
+/**
+ * The window operators, each a short composition over {@link window}.
+ * Import them as a namespace: `import { win } from "@weir/windowing"`.
+ *
+ * @since 0.1.0
+ */
+import { defineOperator, type KeyedStream, op, type Stream, typeName } from "@weir/core"
+import { type Clock, EventClock } from "./clocks.js"
+import { window, WindowLogic, type WindowOptions, type WindowOut } from "./window.js"
+import type { Windower } from "./windowers.js"
+
+export { window } from "./window.js"
+
+const up0 = { ups: [{ name: "up", index: 0, kind: "one" }] } as const
+
+class FoldLogic<V, S> extends WindowLogic<V, S, S> {
+  constructor(
+    public acc: S,
+    private readonly folder: (acc: S, value: V) => S,
+    private readonly merger: (target: S, original: S) => S
+  ) {
+    super()
+  }
+  onValue(value: V): Array<S> {
+    this.acc = this.folder(this.acc, value)
+    return []
+  }
+  onMerge(original: FoldLogic<V, S>): Array<S> {
+    this.acc = this.merger(this.acc, original.acc)
+    return []
+  }
+  onClose(): Array<S> {
+    return [this.acc]
+  }
+  snapshot(): S {
+    return this.acc
+  }
+}
+
+/**
+ * Fold each window's values into an accumulator, emitted when the window
+ * closes. `merger(target, original)` combines accumulators when session
+ * windows merge.
+ *
+ * @example
+ * ```ts
+ * const sums = win.foldWindow("sum", readings, clock, new TumblingWindower("1 minute", new Date(0)),
+ *   () => 0, (sum, r: Reading) => sum + r.value, (a, b) => a + b)
+ * sums.down // [sensor, [windowId, sum]]
+ * ```
+ * @since 0.1.0
+ */
+export const foldWindow: <V, S>(
+  stepId: string,
+  up: KeyedStream<V>,
+  clock: Clock<V, unknown>,
+  windower: Windower<unknown>,
+  builder: () => S,
+  folder: (acc: S, value: V) => S,
+  merger: (target: S, original: S) => S,
+  options?: WindowOptions
+) => WindowOut<V, S> = defineOperator(
+  "foldWindow",
+  up0,
+  <V, S>(
+    up: KeyedStream<V>,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    builder: () => S,
+    folder: (acc: S, value: V) => S,
+    merger: (target: S, original: S) => S,
+    options: WindowOptions = {}
+  ): WindowOut<V, S> => {
+    for (const [name, f] of [["builder", builder], ["folder", folder], ["merger", merger]] as const) {
+      if (typeof f !== "function") throw new TypeError(`foldWindow: \`${name}\` must be a function; got a \`${typeName(f)}\``)
+    }
+    return window(
+      "window",
+      up,
+      clock,
+      windower,
+      (resume: S | undefined) => new FoldLogic<V, S>(resume === undefined ? builder() : resume, folder, merger),
+      options
+    )
+  }
+)
+
+const NONE: unique symbol = Symbol("none")
+
+/**
+ * Reduce each window's values pairwise (the first value starts the
+ * accumulator); `reducer` also merges session windows. Values are taken in
+ * arrival order unless `ordered: true`.
+ *
+ * @example
+ * ```ts
+ * const maxes = win.reduceWindow("max", temps, clock, windower, (a: number, b: number) => Math.max(a, b))
+ * ```
+ * @since 0.1.0
+ */
+export const reduceWindow: <V>(
+  stepId: string,
+  up: KeyedStream<V>,
+  clock: Clock<V, unknown>,
+  windower: Windower<unknown>,
+  reducer: (acc: V, value: V) => V,
+  options?: WindowOptions
+) => WindowOut<V, V> = defineOperator(
+  "reduceWindow",
+  up0,
+  <V>(
+    up: KeyedStream<V>,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    reducer: (acc: V, value: V) => V,
+    options: WindowOptions = {}
+  ): WindowOut<V, V> => {
+    type Acc = V | typeof NONE
+    const step = (a: Acc, b: Acc): Acc => (a === NONE ? b : b === NONE ? a : reducer(a, b))
+    const folded = foldWindow<V, Acc>("foldWindow", up, clock, windower, () => NONE, step, step, {
+      ordered: options.ordered ?? false
+    })
+    return {
+      down: folded.down as unknown as KeyedStream<readonly [number, V]>,
+      late: folded.late,
+      meta: folded.meta
+    }
+  }
+)
+
+/**
+ * Collect each window's values into an array (in timestamp order when
+ * `ordered`, the default); merged sessions concatenate.
+ *
+ * @example
+ * ```ts
+ * const batches = win.collectWindow("collect", clicks, clock, new SessionWindower("5 minutes"))
+ * batches.down // [user, [sessionId, clicks[]]]
+ * ```
+ * @since 0.1.0
+ */
+export const collectWindow: <V>(
+  stepId: string,
+  up: KeyedStream<V>,
+  clock: Clock<V, unknown>,
+  windower: Windower<unknown>,
+  options?: WindowOptions
+) => WindowOut<V, Array<V>> = defineOperator(
+  "collectWindow",
+  up0,
+  <V>(up: KeyedStream<V>, clock: Clock<V, unknown>, windower: Windower<unknown>, options: WindowOptions = {}) =>
+    foldWindow<V, Array<V>>(
+      "foldWindow",
+      up,
+      clock,
+      windower,
+      () => [],
+      (acc, v) => {
+        acc.push(v)
+        return acc
+      },
+      (target, original) => target.concat(original),
+      options
+    )
+)
+
+/**
+ * Count items per key per window. The input is not keyed: `key` picks each
+ * item's key, and the clock sees the whole item.
+ *
+ * @example
+ * ```ts
+ * const perUser = win.countWindow("count", clicks, new EventClock((c: Click) => c.at, "1 minute"),
+ *   new TumblingWindower("1 hour", new Date(0)), (c) => c.user)
+ * ```
+ * @since 0.1.0
+ */
+export const countWindow: <X>(
+  stepId: string,
+  up: Stream<X>,
+  clock: Clock<X, unknown>,
+  windower: Windower<unknown>,
+  key: (item: X) => string
+) => WindowOut<X, number> = defineOperator(
+  "countWindow",
+  up0,
+  <X>(up: Stream<X>, clock: Clock<X, unknown>, windower: Windower<unknown>, key: (item: X) => string) => {
+    const keyed = op.keyOn("keyOn", up, key)
+    return foldWindow<X, number>("foldWindow", keyed, clock, windower, () => 0, (n) => n + 1, (a, b) => a + b, {
+      ordered: false
+    })
+  }
+)
+
+const byExtreme = <V>(pickLeft: (a: unknown, b: unknown) => boolean, by: (v: V) => unknown) => (a: V, b: V): V =>
+  pickLeft(by(a), by(b)) ? a : b
+
+/**
+ * The largest value per key per window (by `by`, default the value itself);
+ * on ties the earlier value wins.
+ *
+ * @example
+ * ```ts
+ * const hottest = win.maxWindow("max", readings, clock, windower, (r: Reading) => r.celsius)
+ * ```
+ * @since 0.1.0
+ */
+export const maxWindow: <V>(
+  stepId: string,
+  up: KeyedStream<V>,
+  clock: Clock<V, unknown>,
+  windower: Windower<unknown>,
+  by?: (value: V) => unknown
+) => WindowOut<V, V> = defineOperator(
+  "maxWindow",
+  up0,
+  <V>(up: KeyedStream<V>, clock: Clock<V, unknown>, windower: Windower<unknown>, by: (v: V) => unknown = (v) => v) =>
+    reduceWindow("reduceWindow", up, clock, windower, byExtreme<V>((a, b) => !((b as number) > (a as number)), by))
+)
+
+/**
+ * The smallest value per key per window (by `by`); on ties the earlier value wins.
+ *
+ * @example
+ * ```ts
+ * const coldest = win.minWindow("min", readings, clock, windower, (r: Reading) => r.celsius)
+ * ```
+ * @since 0.1.0
+ */
+export const minWindow: <V>(
+  stepId: string,
+  up: KeyedStream<V>,
+  clock: Clock<V, unknown>,
+  windower: Windower<unknown>,
+  by?: (value: V) => unknown
+) => WindowOut<V, V> = defineOperator(
+  "minWindow",
+  up0,
+  <V>(up: KeyedStream<V>, clock: Clock<V, unknown>, windower: Windower<unknown>, by: (v: V) => unknown = (v) => v) =>
+    reduceWindow("reduceWindow", up, clock, windower, byExtreme<V>((a, b) => !((b as number) < (a as number)), by))
+)
+
+/** How `joinWindow` records a new value of a side. */
+export type JoinInsertMode = "first" | "last" | "product"
+/** When `joinWindow` emits rows. */
+export type JoinWindowEmitMode = "complete" | "final" | "running"
+
+/** Options of {@link joinWindow}. */
+export interface JoinWindowOptions extends WindowOptions {
+  /** `first` keeps a side's first value, `last` its newest, `product` all of them. Default `last`. */
+  readonly insertMode?: JoinInsertMode | undefined
+  /** `final` (default) emits when the window closes; `complete` as soon as every side has a value (then clears); `running` on every value. */
+  readonly emitMode?: JoinWindowEmitMode | undefined
+}
+
+type Labelled = readonly [side: number, value: unknown]
+
+class JoinWindowLogic extends WindowLogic<Labelled, Array<unknown>, Array<Array<unknown>>> {
+  constructor(
+    public seen: Array<Array<unknown>>,
+    private readonly insert: JoinInsertMode,
+    private readonly emit: JoinWindowEmitMode
+  ) {
+    super()
+  }
+  onValue([side, value]: Labelled): Array<Array<unknown>> {
+    const slot = this.seen[side]!
+    if (this.insert === "product") slot.push(value)
+    else if (this.insert === "last") slot[0] = value
+    else if (slot.length === 0) slot.push(value)
+    return this.check()
+  }
+  onMerge(original: JoinWindowLogic): Array<Array<unknown>> {
+    // The target is the earlier session: `first` keeps its values, `last` takes the later session's.
+    this.seen = this.seen.map((mine, i) => {
+      const theirs = original.seen[i]!
+      if (this.insert === "product") return mine.concat(theirs)
+      if (this.insert === "first") return mine.length > 0 ? mine : theirs
+      return theirs.length > 0 ? theirs : mine
+    })
+    return this.check()
+  }
+  onClose(): Array<Array<unknown>> {
+    return this.emit === "final" ? rows(this.seen) : []
+  }
+  snapshot(): Array<Array<unknown>> {
+    return this.seen.map((s) => s.slice())
+  }
+  private check(): Array<Array<unknown>> {
+    if (this.emit === "running") return rows(this.seen)
+    if (this.emit === "complete" && this.seen.every((s) => s.length > 0)) {
+      const out = rows(this.seen)
+      this.seen = this.seen.map(() => [])
+      return out
+    }
+    return []
+  }
+}
+
+/** The cartesian product of the sides (left-major), an empty side giving one `undefined`. */
+const rows = (seen: ReadonlyArray<ReadonlyArray<unknown>>): Array<Array<unknown>> => {
+  let acc: Array<Array<unknown>> = [[]]
+  for (const side of seen) {
+    const values = side.length === 0 ? [undefined] : side
+    const next: Array<Array<unknown>> = []
+    for (const row of acc) for (const v of values) next.push([...row, v])
+    acc = next
+  }
+  return acc
+}
+
+/**
+ * Join keyed streams within each window: rows have one slot per side
+ * (`undefined` for a side with no value). Note the clock and windower come
+ * before the sides. With an `EventClock`, its timestamp getter is applied to
+ * each side's values.
+ *
+ * @example
+ * ```ts
+ * const joined = win.joinWindow("join", clock, new TumblingWindower("1 minute", new Date(0)), [orders, payments])
+ * joined.down // [orderId, [windowId, [order, payment]]]
+ * ```
+ * @since 0.1.0
+ */
+export const joinWindow: <Sides extends ReadonlyArray<KeyedStream<unknown>>>(
+  stepId: string,
+  clock: Clock<unknown, unknown>,
+  windower: Windower<unknown>,
+  sides: Sides,
+  options?: JoinWindowOptions
+) => WindowOut<unknown, { -readonly [I in keyof Sides]: SideValue<Sides[I]> | undefined }> = defineOperator(
+  "joinWindow",
+  { ups: [{ name: "sides", index: 2, kind: "array" }] },
+  (
+    clock: Clock<unknown, unknown>,
+    windower: Windower<unknown>,
+    sides: ReadonlyArray<KeyedStream<unknown>>,
+    options: JoinWindowOptions = {}
+  ) => {
+    const insert = options.insertMode ?? "last"
+    const emit = options.emitMode ?? "final"
+    if (!["first", "last", "product"].includes(insert)) throw new TypeError(`unknown join insert mode '${String(insert)}'`)
+    if (!["complete", "final", "running"].includes(emit)) throw new TypeError(`unknown join emit mode '${String(emit)}'`)
+    if (sides.length === 0) throw new TypeError("joinWindow needs at least one side")
+    const labelled = sides.map((side, i) =>
+      op.mapValue(`label_${i}`, side, (v: unknown): Labelled => [i, v])
+    )
+    const merged = op.merge("merge", ...labelled)
+    const sideClock: Clock<Labelled, unknown> = clock instanceof EventClock
+      ? (clock as EventClock<unknown>).contramap((l: Labelled) => l[1]) as Clock<Labelled, unknown>
+      : clock as Clock<Labelled, unknown>
+    const n = sides.length
+    return window(
+      "window",
+      merged,
+      sideClock,
+      windower,
+      (resume: Array<Array<unknown>> | undefined) =>
+        new JoinWindowLogic(resume ?? Array.from({ length: n }, () => []), insert, emit),
+      options
+    )
+  }
+) as never
+
+/** The value type of a keyed stream. */
+export type SideValue<S> = S extends KeyedStream<infer V> ? V : never
