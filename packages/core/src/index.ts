@@ -47,6 +47,7 @@ export { StdOutSink } from "./connectors/stdio.js"
 export { RandomMetricSource, type RandomMetricState } from "./connectors/demo.js"
 export { TTLCache } from "./operators/enrich.js"
 export { WeirRecoveryError, WeirRuntimeError } from "./errors.js"
+export { stableHash } from "./internal/hash.js"
 export { clusterMain, run, runCluster, runMain, type ClusterOptions, type RunOptions } from "./runtime/run.js"
 export { currentTime, systemClock, type WeirClock } from "./runtime/clock.js"
 export type {

@@ -39,8 +39,8 @@ export interface ExecutionConfig {
   readonly clock: WeirClock
   readonly epochIntervalMs: number
   readonly workerCount: number
-  /** One opened store per worker, or none without recovery. */
-  readonly stores: ReadonlyArray<RecoveryStore> | undefined
+  /** The opened recovery store, or none without recovery. */
+  readonly store: RecoveryStore | undefined
 }
 
 /** Writes in flight above this make the loop wait before polling again. */
@@ -78,12 +78,12 @@ export class Execution {
   private spreadCounter = 0
 
   private constructor(private readonly plan: Plan, private readonly config: ExecutionConfig) {
-    this.epoch = config.stores?.[0]?.resume.epoch ?? 1
+    this.epoch = config.store?.resume.epoch ?? 1
     for (let w = 0; w < config.workerCount; w++) this.workers.push(new Worker(w, this))
   }
 
   private get tracking(): boolean {
-    return this.config.stores !== undefined
+    return this.config.store !== undefined
   }
 
   /** Build every step and partition, restoring state from the store. Resources close with the scope. */
@@ -300,7 +300,7 @@ export class Execution {
   }
 
   private loadStates(stepId: string): Effect.Effect<Map<string, unknown>, WeirRecoveryError> {
-    const store = this.config.stores?.[0]
+    const store = this.config.store
     if (store === undefined) return Effect.succeed(new Map())
     return Effect.map(store.loadStates(stepId), (rows) => new Map(rows))
   }
@@ -308,7 +308,7 @@ export class Execution {
   private restoreState(): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> {
     const ex = this
     return Effect.gen(function*() {
-      if (ex.config.stores === undefined) return
+      if (ex.config.store === undefined) return
       for (const step of ex.plan.steps) {
         if (step.kernel.kind !== "statefulBatch") continue
         const states = yield* ex.loadStates(step.stepId)
@@ -445,7 +445,7 @@ export class Execution {
     const ex = this
     return Effect.gen(function*() {
       yield* ex.drainWrites()
-      if (ex.dirty && ex.config.stores !== undefined) yield* ex.commit(ex.epoch)
+      if (ex.dirty && ex.config.store !== undefined) yield* ex.commit(ex.epoch)
       ex.dirty = false
       ex.epoch++
       ex.epochStartedAt = ex.config.clock.now()
@@ -454,7 +454,7 @@ export class Execution {
 
   private commit(epoch: number): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> {
     const ex = this
-    const stores = this.config.stores!
+    const store = this.config.store!
     return Effect.gen(function*() {
       const prev = setActiveClock(ex.config.clock)
       let perWorker: Array<Array<SnapshotEntry>>
@@ -463,8 +463,8 @@ export class Execution {
       } finally {
         setActiveClock(prev)
       }
-      for (let w = 0; w < stores.length; w++) {
-        yield* stores[w]!.commit({ epoch, frontier: epoch + 1, entries: perWorker[w]! })
+      for (let w = 0; w < perWorker.length; w++) {
+        yield* store.commit({ worker: w, epoch, frontier: epoch + 1, entries: perWorker[w]! })
       }
     })
   }
@@ -519,7 +519,7 @@ export class Execution {
         setActiveClock(prev)
       }
       yield* ex.drainWrites()
-      if (ex.config.stores !== undefined) yield* ex.commit(ex.epoch)
+      if (ex.config.store !== undefined) yield* ex.commit(ex.epoch)
       yield* ex.closeAll()
     })
   }

@@ -29,6 +29,8 @@ export interface SnapshotEntry {
 
 /** What one worker commits when an epoch closes. */
 export interface EpochCommit {
+  /** The worker committing. */
+  readonly worker: number
   /** The epoch that just closed. */
   readonly epoch: number
   /** The worker's frontier after it: the oldest epoch still in progress (`epoch + 1`). */
@@ -44,19 +46,23 @@ export interface ResumePoint {
   readonly epoch: number
 }
 
-/** An opened store, for one worker of one execution. */
+/** An opened store, for the workers of this process in one execution. */
 export interface RecoveryStore {
   readonly resume: ResumePoint
   /** Every key's newest state for `stepId` before the resume epoch (discarded keys absent). */
   loadStates(stepId: string): Effect.Effect<ReadonlyArray<readonly [key: string, state: unknown]>, WeirRecoveryError>
-  /** Write the commit atomically; the epoch counts as closed only when this succeeds. */
+  /**
+   * Write one worker's commit durably: its snapshots, then its frontier. The
+   * epoch counts as closed only when this succeeds. Superseded snapshots may be
+   * collected once every worker's frontier has passed them.
+   */
   commit(commit: EpochCommit): Effect.Effect<void, WeirRecoveryError>
 }
 
 /** What a run needs to open a store. */
 export interface RecoveryContext {
   readonly flowId: string
-  readonly workerIndex: number
+  /** Workers of the whole execution. */
   readonly workerCount: number
   readonly epochInterval: Duration.Duration
 }

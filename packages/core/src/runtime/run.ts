@@ -61,20 +61,14 @@ const runWorkers = (
       })
       const epochInterval = yield* epochIntervalOf(options)
       const clock = yield* clockOf(options)
-      let stores: Array<RecoveryStore> | undefined
-      if (options.recovery !== undefined) {
-        stores = []
-        for (let w = 0; w < workerCount; w++) {
-          stores.push(
-            yield* options.recovery.open({ flowId: flow.id, workerIndex: w, workerCount, epochInterval })
-          )
-        }
-      }
+      const store: RecoveryStore | undefined = options.recovery === undefined
+        ? undefined
+        : yield* options.recovery.open({ flowId: flow.id, workerCount, epochInterval })
       const execution = yield* Execution.make(plan, {
         clock,
         epochIntervalMs: Duration.toMillis(epochInterval),
         workerCount,
-        stores
+        store
       })
       yield* execution.loop()
     })

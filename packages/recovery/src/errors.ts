@@ -1,0 +1,44 @@
+/**
+ * Errors of the recovery stores. They surface from a run as they are (not
+ * wrapped), and each says what to do.
+ *
+ * @since 0.1.0
+ */
+import { WeirRecoveryError } from "@weir/core"
+
+/**
+ * The recovery location exists but holds no partitions: initialise it first.
+ *
+ * @since 0.1.0
+ */
+export class NoPartitionsError extends WeirRecoveryError {}
+
+/**
+ * Some recovery partitions are missing: restore them (every partition file must be reachable).
+ *
+ * @since 0.1.0
+ */
+export class MissingPartitionsError extends WeirRecoveryError {}
+
+/**
+ * Recovery partitions disagree: different partition counts, or some were
+ * restored from a backup too old to resume without losing data.
+ *
+ * @since 0.1.0
+ */
+export class InconsistentPartitionsError extends WeirRecoveryError {}
+
+/**
+ * The store could not be reached or written (a database that is down, a
+ * directory that does not exist, a disk error).
+ *
+ * @since 0.1.0
+ */
+export class RecoveryStoreError extends WeirRecoveryError {}
+
+/**
+ * A state could not be serialized or deserialized; the message names the step and the key.
+ *
+ * @since 0.1.0
+ */
+export class StateSerializationError extends WeirRecoveryError {}

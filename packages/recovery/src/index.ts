@@ -1,0 +1,18 @@
+/**
+ * `@weir/recovery`: snapshot stores that let a Weir dataflow resume exactly
+ * where it stopped. `RecoveryConfig` is the embedded default (SQLite files in
+ * a directory); `PostgresRecoveryConfig` shares one PostgreSQL database
+ * between hosts.
+ *
+ * @since 0.1.0
+ */
+export {
+  InconsistentPartitionsError,
+  MissingPartitionsError,
+  NoPartitionsError,
+  RecoveryStoreError,
+  StateSerializationError
+} from "./errors.js"
+export { initPostgres, PostgresRecoveryConfig, type PostgresRecoveryOptions } from "./postgres.js"
+export { initDbDir, RecoveryConfig, type RecoveryOptions } from "./sqlite.js"
+export { commitLag } from "./store.js"
