@@ -69,7 +69,10 @@ export const openStore = (
       Effect.tryPromise({ try: f, catch: storeError(backend.where, what) })
     const meta = yield* attempt("reading partitions", () => backend.readMeta())
     const resume: ResumePoint = yield* Effect.try({
-      try: () => computeResume(meta, backend.where),
+      try: () => {
+        const { execution, epoch } = computeResume(meta, backend.where)
+        return { execution, epoch }
+      },
       catch: (e) => e as WeirRecoveryError
     })
     yield* attempt("recording the execution", () =>
