@@ -295,6 +295,13 @@ export const defineOperator = <A extends Array<any>, R>(
       }
       collected.push({ name: port.name, multi: port.kind !== "one", streams: streams as Stream<unknown>[] })
     }
+    // Streams hidden in other arguments (e.g. a list passed as a plain argument) must come from the same scope too.
+    const portIndices = new Set(ports.ups.map((p) => p.index))
+    args.forEach((arg, i) => {
+      if (portIndices.has(i) || ports.ups.some((p) => p.kind === "rest" && i >= p.index)) return
+      const nested = Array.isArray(arg) ? arg : arg instanceof Stream ? [arg] : []
+      for (const s of nested) if (s instanceof Stream) useScope(s[StreamScope])
+    })
     if (scope === undefined) {
       throw new Error(`inconsistent stream scoping in operator '${opType}' step '${stepId}': no upstream stream given`)
     }
@@ -304,8 +311,9 @@ export const defineOperator = <A extends Array<any>, R>(
       throw new Error(`step '${fullId}' already exists; do you have two steps with the same ID?`)
     }
     const step = new Step(opType, stepId, fullId)
-    // Streams seen inside the body are scoped to the new step.
-    const rescope = (s: Stream<unknown>) => new Stream(s.id, s[StreamCoreId], step)
+    // Inside the body, a stream is seen as coming from the step's own input port.
+    const rescope = (portName: string) => (s: Stream<unknown>) =>
+      new Stream(`${fullId}.${portName}`, s[StreamCoreId], step)
     for (const port of collected) {
       step.inputs.push({
         name: port.name,
@@ -316,10 +324,11 @@ export const defineOperator = <A extends Array<any>, R>(
       })
     }
     for (const port of ports.ups) {
-      if (port.kind === "one") innerArgs[port.index] = rescope(args[port.index])
+      const inner = rescope(port.name)
+      if (port.kind === "one") innerArgs[port.index] = inner(args[port.index])
       else if (port.kind === "rest") {
-        for (let i = port.index; i < args.length; i++) innerArgs[i] = rescope(args[i])
-      } else innerArgs[port.index] = (args[port.index] as Stream<unknown>[]).map(rescope)
+        for (let i = port.index; i < args.length; i++) innerArgs[i] = inner(args[i])
+      } else innerArgs[port.index] = (args[port.index] as Stream<unknown>[]).map(inner)
     }
     parent.substeps.push(step)
     const saved = currentStep

@@ -1,0 +1,88 @@
+/**
+ * `enrichCached` and its cache.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import { defineOperator, type Stream, typeName } from "../Dataflow.js"
+import { currentTime } from "../runtime/clock.js"
+import { flatMapBatch } from "./kernel.js"
+
+/**
+ * A cache whose entries expire `ttl` after they were fetched. `get` calls
+ * `getter` for a missing or expired key.
+ *
+ * @example
+ * ```ts
+ * const cache = new TTLCache((code: string) => lookupCurrency(code), () => new Date(), "1 minute")
+ * cache.get("EUR")
+ * ```
+ * @since 0.1.0
+ */
+export class TTLCache<K, V> {
+  private readonly entries = new Map<K, { readonly at: number; readonly value: V }>()
+  private readonly ttlMillis: number
+  constructor(
+    private readonly getter: (key: K) => V,
+    private readonly nowGetter: () => Date,
+    ttl: Duration.Input = Duration.infinity
+  ) {
+    const d = Duration.fromInputUnsafe(ttl)
+    this.ttlMillis = Duration.isFinite(d) ? Duration.toMillis(d) : Infinity
+  }
+  /** The cached value, fetched again if absent or older than the TTL (strictly). */
+  get(key: K): V {
+    const now = this.nowGetter().getTime()
+    const hit = this.entries.get(key)
+    if (hit !== undefined && !(now - hit.at > this.ttlMillis)) return hit.value
+    const value = this.getter(key)
+    this.entries.set(key, { at: now, value })
+    return value
+  }
+  /** Forget a key; throws if it is not cached. */
+  remove(key: K): void {
+    if (!this.entries.delete(key)) throw new RangeError(`key ${String(key)} is not in the cache`)
+  }
+}
+
+/**
+ * Enrich items with data from a slow lookup, cached per worker and step.
+ * `mapper(cache, item)` is called per item; `cache.get(k)` calls `getter(k)`
+ * at most once per `ttl` (default: forever). Not persisted across resumes.
+ *
+ * @example
+ * ```ts
+ * const priced = op.enrichCached("price", orders, (sku: string) => fetchPrice(sku),
+ *   (cache, order: Order) => ({ ...order, price: cache.get(order.sku) }), { ttl: "5 minutes" })
+ * ```
+ * @since 0.1.0
+ */
+export const enrichCached: <X, Y, K, V>(
+  stepId: string,
+  up: Stream<X>,
+  getter: (key: K) => V,
+  mapper: (cache: TTLCache<K, V>, item: X) => Y,
+  options?: { readonly ttl?: Duration.Input | undefined }
+) => Stream<Y> = defineOperator(
+  "enrichCached",
+  { ups: [{ name: "up", index: 0, kind: "one" }] },
+  <X, Y, K, V>(
+    up: Stream<X>,
+    getter: (key: K) => V,
+    mapper: (cache: TTLCache<K, V>, item: X) => Y,
+    options: { readonly ttl?: Duration.Input | undefined } = {}
+  ): Stream<Y> => {
+    for (const [name, f] of [["getter", getter], ["mapper", mapper]] as const) {
+      if (typeof f !== "function") throw new TypeError(`operator 'enrichCached': '${name}' must be a function; got a \`${typeName(f)}\``)
+    }
+    // "Now" is sampled once per batch.
+    let batchNow = new Date(0)
+    const cache = new TTLCache<K, V>(getter, () => batchNow, options.ttl ?? Duration.infinity)
+    return flatMapBatch("flatMapBatch", up, (xs: Array<X>) => {
+      batchNow = currentTime()
+      const out: Array<Y> = new Array(xs.length)
+      for (let i = 0; i < xs.length; i++) out[i] = mapper(cache, xs[i]!)
+      return out
+    })
+  }
+)

@@ -1,0 +1,395 @@
+/**
+ * Stateless operators, each a few lines over the kernel's `flatMapBatch` (or
+ * `inspectDebug`). Hot loops are plain indexed loops over the batch.
+ *
+ * @since 0.1.0
+ */
+import { currentStepId, defineOperator, type KeyedStream, type Stream, typeName } from "../Dataflow.js"
+import { flatMapBatch, inspectDebug, repr } from "./kernel.js"
+
+const up0 = { ups: [{ name: "up", index: 0, kind: "one" }] } as const
+
+const mustBeFunction = (opType: string, name: string, f: unknown): void => {
+  if (typeof f !== "function") {
+    throw new TypeError(`operator '${opType}': '${name}' must be a function; got a \`${typeName(f)}\` instead`)
+  }
+}
+
+/** The error for an item that is not a `[key, value]` pair. */
+const notKeyed = (stepId: string, item: unknown): TypeError =>
+  new TypeError(
+    `step '${stepId}' requires \`[key, value]\` 2-element arrays from upstream; got a \`${
+      Array.isArray(item) ? `Array(${item.length})` : typeName(item)
+    }\` instead; key the stream first, e.g. with \`op.keyOn\``
+  )
+
+const isPair = (item: unknown): item is readonly [string, unknown] => Array.isArray(item) && item.length === 2
+
+/**
+ * Transform every item one to one.
+ *
+ * @example
+ * ```ts
+ * const plusOne = op.map("add_one", nums, (x: number) => x + 1)   // [0, 1, 2] → [1, 2, 3]
+ * ```
+ * @since 0.1.0
+ */
+export const map: <X, Y>(stepId: string, up: Stream<X>, mapper: (item: X) => Y) => Stream<Y> = defineOperator(
+  "map",
+  up0,
+  <X, Y>(up: Stream<X>, mapper: (item: X) => Y): Stream<Y> => {
+    mustBeFunction("map", "mapper", mapper)
+    return flatMapBatch("flatMapBatch", up, (xs: Array<X>) => {
+      const out: Array<Y> = new Array(xs.length)
+      for (let i = 0; i < xs.length; i++) out[i] = mapper(xs[i]!)
+      return out
+    })
+  }
+)
+
+/**
+ * Transform the value of every `[key, value]` item; the key is kept.
+ *
+ * @example
+ * ```ts
+ * const doubled = op.mapValue("double", keyed, (v: number) => v * 2)   // ["a", 1] → ["a", 2]
+ * ```
+ * @since 0.1.0
+ */
+export const mapValue: <V, W>(stepId: string, up: KeyedStream<V>, mapper: (value: V) => W) => KeyedStream<W> =
+  defineOperator("mapValue", up0, <V, W>(up: KeyedStream<V>, mapper: (value: V) => W): KeyedStream<W> => {
+    mustBeFunction("mapValue", "mapper", mapper)
+    const stepId = currentStepId()
+    return flatMapBatch("flatMapBatch", up, (xs: Array<readonly [string, V]>) => {
+      const out: Array<readonly [string, W]> = new Array(xs.length)
+      for (let i = 0; i < xs.length; i++) {
+        const item = xs[i]!
+        if (!isPair(item)) throw notKeyed(stepId, item)
+        out[i] = [item[0], mapper(item[1])]
+      }
+      return out
+    })
+  })
+
+const booleanOf = (stepId: string, r: unknown): boolean => {
+  if (r === true || r === false) return r
+  throw new TypeError(
+    `return value of \`predicate\` in step '${stepId}' must be a \`boolean\`; got a \`${typeName(r)}\` instead; ` +
+      "return `true` to keep the item and `false` to drop it"
+  )
+}
+
+/**
+ * Keep the items for which `predicate` returns `true` (it must return a
+ * boolean). With a type guard the result is narrowed.
+ *
+ * @example
+ * ```ts
+ * const odds = op.filter("odds", nums, (x: number) => x % 2 === 1)   // [1, 2, 3] → [1, 3]
+ * ```
+ * @since 0.1.0
+ */
+export const filter: {
+  <X, Y extends X>(stepId: string, up: Stream<X>, predicate: (item: X) => item is Y): Stream<Y>
+  <X>(stepId: string, up: Stream<X>, predicate: (item: X) => boolean): Stream<X>
+} = defineOperator("filter", up0, <X>(up: Stream<X>, predicate: (item: X) => boolean): Stream<X> => {
+  mustBeFunction("filter", "predicate", predicate)
+  const stepId = currentStepId()
+  return flatMapBatch("flatMapBatch", up, (xs: Array<X>) => {
+    const out: Array<X> = []
+    for (let i = 0; i < xs.length; i++) {
+      const x = xs[i]!
+      const r = predicate(x)
+      if (r === true) out.push(x)
+      else if (r !== false) booleanOf(stepId, r)
+    }
+    return out
+  })
+})
+
+/**
+ * Keep the `[key, value]` items whose value passes `predicate`.
+ *
+ * @example
+ * ```ts
+ * const big = op.filterValue("big", keyed, (v: number) => v > 100)
+ * ```
+ * @since 0.1.0
+ */
+export const filterValue: <V>(stepId: string, up: KeyedStream<V>, predicate: (value: V) => boolean) => KeyedStream<V> =
+  defineOperator("filterValue", up0, <V>(up: KeyedStream<V>, predicate: (value: V) => boolean): KeyedStream<V> => {
+    mustBeFunction("filterValue", "predicate", predicate)
+    const stepId = currentStepId()
+    return flatMapBatch("flatMapBatch", up, (xs: Array<readonly [string, V]>) => {
+      const out: Array<readonly [string, V]> = []
+      for (let i = 0; i < xs.length; i++) {
+        const item = xs[i]!
+        if (!isPair(item)) throw notKeyed(stepId, item)
+        if (booleanOf(stepId, predicate(item[1]))) out.push(item)
+      }
+      return out
+    })
+  })
+
+/**
+ * Map every item and drop the results that are `undefined` or `null`.
+ *
+ * @example
+ * ```ts
+ * const parsed = op.filterMap("parse", lines, (s: string) => (s === "" ? undefined : Number(s)))
+ * ```
+ * @since 0.1.0
+ */
+export const filterMap: <X, Y>(stepId: string, up: Stream<X>, mapper: (item: X) => Y | undefined | null) => Stream<Y> =
+  defineOperator("filterMap", up0, <X, Y>(up: Stream<X>, mapper: (item: X) => Y | undefined | null): Stream<Y> => {
+    mustBeFunction("filterMap", "mapper", mapper)
+    return flatMapBatch("flatMapBatch", up, (xs: Array<X>) => {
+      const out: Array<Y> = []
+      for (let i = 0; i < xs.length; i++) {
+        const y = mapper(xs[i]!)
+        if (y !== undefined && y !== null) out.push(y)
+      }
+      return out
+    })
+  })
+
+/**
+ * Map every value and drop the items whose result is `undefined` or `null`.
+ *
+ * @example
+ * ```ts
+ * const evensPlusOne = op.filterMapValue("f", keyed, (v: number) => (v % 2 ? undefined : v + 1))
+ * ```
+ * @since 0.1.0
+ */
+export const filterMapValue: <V, W>(
+  stepId: string,
+  up: KeyedStream<V>,
+  mapper: (value: V) => W | undefined | null
+) => KeyedStream<W> = defineOperator(
+  "filterMapValue",
+  up0,
+  <V, W>(up: KeyedStream<V>, mapper: (value: V) => W | undefined | null): KeyedStream<W> => {
+    mustBeFunction("filterMapValue", "mapper", mapper)
+    const stepId = currentStepId()
+    return flatMapBatch("flatMapBatch", up, (xs: Array<readonly [string, V]>) => {
+      const out: Array<readonly [string, W]> = []
+      for (let i = 0; i < xs.length; i++) {
+        const item = xs[i]!
+        if (!isPair(item)) throw notKeyed(stepId, item)
+        const w = mapper(item[1])
+        if (w !== undefined && w !== null) out.push([item[0], w])
+      }
+      return out
+    })
+  }
+)
+
+const iterableOf = (stepId: string, what: string, u: unknown): Iterable<unknown> => {
+  if (u != null && typeof (u as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function") {
+    return u as Iterable<unknown>
+  }
+  throw new TypeError(`${what} in step '${stepId}' must be an iterable; got a \`${typeName(u)}\` instead`)
+}
+
+/**
+ * Map every item to any number of items (an array, a generator, any iterable).
+ *
+ * @example
+ * ```ts
+ * const words = op.flatMap("split", lines, (line: string) => line.split(" "))
+ * ```
+ * @since 0.1.0
+ */
+export const flatMap: <X, Y>(stepId: string, up: Stream<X>, mapper: (item: X) => Iterable<Y>) => Stream<Y> =
+  defineOperator("flatMap", up0, <X, Y>(up: Stream<X>, mapper: (item: X) => Iterable<Y>): Stream<Y> => {
+    mustBeFunction("flatMap", "mapper", mapper)
+    const stepId = currentStepId()
+    return flatMapBatch("flatMapBatch", up, (xs: Array<X>) => {
+      const out: Array<Y> = []
+      for (let i = 0; i < xs.length; i++) {
+        const ys = mapper(xs[i]!)
+        if (Array.isArray(ys)) for (let j = 0; j < ys.length; j++) out.push(ys[j])
+        else for (const y of iterableOf(stepId, "return value of `mapper`", ys) as Iterable<Y>) out.push(y)
+      }
+      return out
+    })
+  })
+
+/**
+ * Map every value to any number of values, each emitted with the item's key.
+ *
+ * @example
+ * ```ts
+ * const letters = op.flatMapValue("letters", keyed, (word: string) => word.split(""))
+ * ```
+ * @since 0.1.0
+ */
+export const flatMapValue: <V, W>(stepId: string, up: KeyedStream<V>, mapper: (value: V) => Iterable<W>) => KeyedStream<W> =
+  defineOperator("flatMapValue", up0, <V, W>(up: KeyedStream<V>, mapper: (value: V) => Iterable<W>): KeyedStream<W> => {
+    mustBeFunction("flatMapValue", "mapper", mapper)
+    const stepId = currentStepId()
+    return flatMapBatch("flatMapBatch", up, (xs: Array<readonly [string, V]>) => {
+      const out: Array<readonly [string, W]> = []
+      for (let i = 0; i < xs.length; i++) {
+        const item = xs[i]!
+        if (!isPair(item)) throw notKeyed(stepId, item)
+        const key = item[0]
+        for (const w of iterableOf(stepId, "return value of `mapper`", mapper(item[1])) as Iterable<W>) out.push([key, w])
+      }
+      return out
+    })
+  })
+
+/**
+ * Emit the elements of every item, which must be iterable (strings give characters).
+ *
+ * @example
+ * ```ts
+ * const flat = op.flatten("flatten", lists)   // [[1, 2], [], [3]] → [1, 2, 3]
+ * ```
+ * @since 0.1.0
+ */
+export const flatten: <X>(stepId: string, up: Stream<Iterable<X>>) => Stream<X> = defineOperator(
+  "flatten",
+  up0,
+  <X>(up: Stream<Iterable<X>>): Stream<X> => {
+    const stepId = currentStepId()
+    return flatMapBatch("flatMapBatch", up, (xs: Array<Iterable<X>>) => {
+      const out: Array<X> = []
+      for (let i = 0; i < xs.length; i++) {
+        const it = xs[i]
+        if (Array.isArray(it)) for (let j = 0; j < it.length; j++) out.push(it[j])
+        else {
+          if (it == null || typeof (it as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function") {
+            throw new TypeError(
+              `step '${stepId}' requires upstream items to be iterables; got a \`${typeName(it)}\` instead`
+            )
+          }
+          for (const x of it) out.push(x)
+        }
+      }
+      return out
+    })
+  }
+)
+
+/**
+ * Key every item: emit `[key(item), item]`. Keys must be strings.
+ *
+ * @example
+ * ```ts
+ * const byUser = op.keyOn("by_user", events, (e: Event) => e.userId)
+ * ```
+ * @since 0.1.0
+ */
+export const keyOn: <X>(stepId: string, up: Stream<X>, key: (item: X) => string) => KeyedStream<X> = defineOperator(
+  "keyOn",
+  up0,
+  <X>(up: Stream<X>, key: (item: X) => string): KeyedStream<X> => {
+    mustBeFunction("keyOn", "key", key)
+    const stepId = currentStepId()
+    return flatMapBatch("flatMapBatch", up, (xs: Array<X>) => {
+      const out: Array<readonly [string, X]> = new Array(xs.length)
+      for (let i = 0; i < xs.length; i++) {
+        const x = xs[i]!
+        const k = key(x)
+        if (typeof k !== "string") {
+          throw new TypeError(
+            `return value of \`key\` in step '${stepId}' must be a \`string\`; got a \`${typeName(k)}\` instead; ` +
+              "convert it, e.g. with `String(...)`"
+          )
+        }
+        out[i] = [k, x]
+      }
+      return out
+    })
+  }
+)
+
+/**
+ * Drop the keys: `[key, value]` → `value`.
+ *
+ * @example
+ * ```ts
+ * const values = op.keyRm("unkey", keyed)
+ * ```
+ * @since 0.1.0
+ */
+export const keyRm: <V>(stepId: string, up: KeyedStream<V>) => Stream<V> = defineOperator(
+  "keyRm",
+  up0,
+  <V>(up: KeyedStream<V>): Stream<V> => {
+    const stepId = currentStepId()
+    return flatMapBatch("flatMapBatch", up, (xs: Array<readonly [string, V]>) => {
+      const out: Array<V> = new Array(xs.length)
+      for (let i = 0; i < xs.length; i++) {
+        const item = xs[i]!
+        if (!isPair(item)) throw notKeyed(stepId, item)
+        out[i] = item[1]
+      }
+      return out
+    })
+  }
+)
+
+const defaultInspector = (stepId: string, item: unknown): void => {
+  process.stdout.write(`${stepId}: ${repr(item)}\n`)
+}
+
+/**
+ * Call `inspector(stepId, item)` for every item and pass items on unchanged.
+ * The default prints `flow.step: item`. Counts as an output.
+ *
+ * @example
+ * ```ts
+ * nums.then(op.inspect, "show")   // prints: flow.show: 1
+ * ```
+ * @since 0.1.0
+ */
+export const inspect: <X>(stepId: string, up: Stream<X>, inspector?: (stepId: string, item: X) => void) => Stream<X> =
+  defineOperator(
+    "inspect",
+    up0,
+    <X>(up: Stream<X>, inspector: (stepId: string, item: X) => void = defaultInspector): Stream<X> => {
+      mustBeFunction("inspect", "inspector", inspector)
+      const stepId = currentStepId()
+      return inspectDebug("inspectDebug", up, (_inner: string, item: X) => inspector(stepId, item))
+    }
+  )
+
+/**
+ * A sink that fails the run on the first item it gets: mark streams that
+ * must stay empty (e.g. errors you handle elsewhere).
+ *
+ * @example
+ * ```ts
+ * op.raises("no_errors", errors)
+ * ```
+ * @since 0.1.0
+ */
+export const raises: <X>(stepId: string, up: Stream<X>) => void = defineOperator("raises", up0, <X>(up: Stream<X>): void => {
+  const stepId = currentStepId()
+  inspectDebug("inspectDebug", up, (_inner: string, item: X) => {
+    throw new Error(`\`raises\` step '${stepId}' got an item: ${repr(item)}`)
+  })
+})
+
+/**
+ * A helper for `map`: returns a function that replaces `obj[key]` with
+ * `mapper(obj[key])` and returns the object.
+ *
+ * @example
+ * ```ts
+ * const bumped = op.map("bump", rows, mapDictValue("a", (a: number) => a + 1))
+ * ```
+ * @since 0.1.0
+ */
+export const mapDictValue = <T extends Record<K, unknown>, K extends keyof T>(
+  key: K,
+  mapper: (value: T[K]) => T[K]
+): ((obj: T) => T) =>
+(obj) => {
+  obj[key] = mapper(obj[key])
+  return obj
+}
