@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { LATE_SESSION_ID, SessionWindower, SlidingWindower, TumblingWindower } from "../src/windowers.js"
+import { LATE_SESSION_ID, SessionWindower, SlidingWindower, TumblingWindower } from "../src/index.js"
 
 const align = new Date("2024-01-01T09:00:00Z")
 const at = (hms: string) => new Date(`2024-01-01T${hms}Z`).getTime()
