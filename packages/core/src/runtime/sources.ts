@@ -97,8 +97,9 @@ export class InputPartition {
     }
     this.touched = true
     if (r === EOF) {
-      this.ended = true
+      // Snapshot first: once ended, `snapshot()` answers from `finalSnapshot`.
       if (this.fixed) this.finalSnapshot = this.snapshot()
+      this.ended = true
       return { kind: "eof" }
     }
     let items: Array<unknown>
