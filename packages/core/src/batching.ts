@@ -53,10 +53,10 @@ export function* batchGetter<X, Y = undefined>(
   getter: () => X | Y | typeof EOF,
   size: number,
   yieldOn?: Y
-): Generator<Array<X>, void, undefined> {
+): Generator<Array<Exclude<X, Y>>, void, undefined> {
   checkSize(size)
   for (;;) {
-    const chunk: Array<X> = []
+    const chunk: Array<Exclude<X, Y>> = []
     let ended = false
     while (chunk.length < size) {
       const x = getter()
@@ -65,7 +65,7 @@ export function* batchGetter<X, Y = undefined>(
         break
       }
       if (x === yieldOn) break
-      chunk.push(x as X)
+      chunk.push(x as Exclude<X, Y>)
     }
     if (ended) {
       if (chunk.length > 0) yield chunk
@@ -90,8 +90,8 @@ export function* batchGetterEx<X>(
   size: number,
   isEmpty: (error: unknown) => boolean
 ): Generator<Array<X>, void, undefined> {
-  const EMPTY = Symbol("empty")
-  yield* batchGetter<X, typeof EMPTY>(() => {
+  const EMPTY: unique symbol = Symbol("empty")
+  yield* batchGetter<X | typeof EMPTY, typeof EMPTY>(() => {
     try {
       return getter()
     } catch (e) {

@@ -89,7 +89,7 @@ describe("batching helpers", () => {
 describe("SimplePollingSource partitions", () => {
   const at = (hm: string) => new Date(`2024-01-01T${hm}:00Z`)
   class Always extends SimplePollingSource<boolean> {
-    constructor(interval: string, alignTo: Date | undefined, now: Date, private readonly retry = false) {
+    constructor(interval: `${number} minutes`, alignTo: Date | undefined, now: Date, private readonly retry = false) {
       super(interval, alignTo, { nowGetter: () => now })
     }
     nextItem(): boolean {
@@ -102,21 +102,21 @@ describe("SimplePollingSource partitions", () => {
   it("emits the item and schedules the next poll an interval later", () => {
     const p = partOf(new Always("30 minutes", at("05:00"), at("05:00")))
     expect(p.nextBatch()).toEqual([true])
-    expect(p.nextAwake()).toEqual(at("05:30"))
+    expect(p.nextAwake!()).toEqual(at("05:30"))
   })
 
   it("Retry polls again sooner", () => {
     const p = partOf(new Always("30 minutes", at("05:00"), at("05:00"), true))
     expect(p.nextBatch()).toEqual([])
-    expect(p.nextAwake()).toEqual(new Date("2024-01-01T05:00:05Z"))
+    expect(p.nextAwake!()).toEqual(new Date("2024-01-01T05:00:05Z"))
   })
 
   it("aligns the first poll to the next mark", () => {
-    expect(partOf(new Always("30 minutes", at("04:00"), at("05:15"))).nextAwake()).toEqual(at("05:30"))
+    expect(partOf(new Always("30 minutes", at("04:00"), at("05:15"))).nextAwake!()).toEqual(at("05:30"))
   })
 
   it("starts at once when now is exactly on a mark", () => {
-    expect(partOf(new Always("30 minutes", at("04:00"), at("05:00"))).nextAwake()).toEqual(at("05:00"))
+    expect(partOf(new Always("30 minutes", at("04:00"), at("05:00"))).nextAwake!()).toEqual(at("05:00"))
   })
 })
 
