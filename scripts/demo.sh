@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The demo command (`npm run demo`): install if needed, then run an example dataflow end to end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  CKJS_LINKING=dynamic npm ci --no-audit --no-fund
+fi
+echo "==> weir run apps/examples/src/wordcount.ts"
+node packages/cli/bin/weir.js run apps/examples/src/wordcount.ts
