@@ -7,7 +7,7 @@
 import { buildingStep, defineOperator, kernelOutput, typeName, type KeyedStream, type Stream } from "../Dataflow.js"
 import type { Dataflow } from "../Dataflow.js"
 import { isSource, type Source } from "../inputs.js"
-import type { KernelStep } from "../internal/kernel.js"
+import type { ItemStage, KernelStep } from "../internal/kernel.js"
 import { isSink, type Sink } from "../outputs.js"
 import { StatefulBatchLogic } from "../StatefulLogic.js"
 
@@ -84,6 +84,28 @@ export const flatMapBatch: <X, Y>(stepId: string, up: Stream<X>, mapper: (xs: Ar
     setKernel({ kind: "flatMapBatch", mapper: mapper as (xs: Array<unknown>) => Iterable<unknown> })
     return kernelOutput<Y>()
   })
+
+/**
+ * @internal `flatMapBatch` for operators whose work is per item: `stage`
+ * describes that work so the runtime can fuse chains of them into one loop;
+ * `mapper` is the same work over a batch.
+ */
+export const flatMapBatchStage = <X, Y>(
+  stepId: string,
+  up: Stream<X>,
+  mapper: (xs: Array<X>) => Iterable<Y>,
+  stage: ItemStage
+): Stream<Y> =>
+  flatMapBatchWith(stepId, up as Stream<unknown>, mapper as (xs: Array<unknown>) => Iterable<unknown>, stage) as Stream<Y>
+
+const flatMapBatchWith = defineOperator(
+  "flatMapBatch",
+  up0,
+  (_up: Stream<unknown>, mapper: (xs: Array<unknown>) => Iterable<unknown>, stage: ItemStage): Stream<unknown> => {
+    setKernel({ kind: "flatMapBatch", mapper, stage })
+    return kernelOutput<unknown>()
+  }
+)
 
 /** The two streams of {@link branch}. */
 export interface BranchOut<T, F> {

@@ -5,7 +5,8 @@
  * @since 0.1.0
  */
 import { currentStepId, defineOperator, type KeyedStream, type Stream, typeName } from "../Dataflow.js"
-import { flatMapBatch, inspectDebug, repr } from "./kernel.js"
+import type { ItemStage } from "../internal/kernel.js"
+import { flatMapBatch, flatMapBatchStage, inspectDebug, repr } from "./kernel.js"
 
 const up0 = { ups: [{ name: "up", index: 0, kind: "one" }] } as const
 
@@ -25,6 +26,40 @@ const notKeyed = (stepId: string, item: unknown): TypeError =>
 
 const isPair = (item: unknown): item is readonly [string, unknown] => Array.isArray(item) && item.length === 2
 
+/** The batch form of a per-item stage: one plain loop over the batch. */
+const batchOf = (stage: ItemStage): ((xs: Array<unknown>) => Array<unknown>) => {
+  const f = stage.fn
+  switch (stage.kind) {
+    case "map":
+      return (xs) => {
+        const out: Array<unknown> = new Array(xs.length)
+        for (let i = 0; i < xs.length; i++) out[i] = f(xs[i])
+        return out
+      }
+    case "filter":
+      return (xs) => {
+        const out: Array<unknown> = []
+        for (let i = 0; i < xs.length; i++) if (f(xs[i]) === true) out.push(xs[i])
+        return out
+      }
+    case "filterMap":
+      return (xs) => {
+        const out: Array<unknown> = []
+        for (let i = 0; i < xs.length; i++) {
+          const y = f(xs[i])
+          if (y !== undefined && y !== null) out.push(y)
+        }
+        return out
+      }
+  }
+}
+
+/** A `flatMapBatch` step doing `stage` per item (fusable with its neighbours by the runtime). */
+const itemStep = <X, Y>(up: Stream<X>, kind: ItemStage["kind"], fn: (x: X) => unknown): Stream<Y> => {
+  const stage: ItemStage = { kind, fn: fn as (x: unknown) => unknown }
+  return flatMapBatchStage("flatMapBatch", up, batchOf(stage) as (xs: Array<X>) => Array<Y>, stage)
+}
+
 /**
  * Transform every item one to one.
  *
@@ -39,11 +74,7 @@ export const map: <X, Y>(stepId: string, up: Stream<X>, mapper: (item: X) => Y) 
   up0,
   <X, Y>(up: Stream<X>, mapper: (item: X) => Y): Stream<Y> => {
     mustBeFunction("map", "mapper", mapper)
-    return flatMapBatch("flatMapBatch", up, (xs: Array<X>) => {
-      const out: Array<Y> = new Array(xs.length)
-      for (let i = 0; i < xs.length; i++) out[i] = mapper(xs[i]!)
-      return out
-    })
+    return itemStep(up, "map", mapper)
   }
 )
 
@@ -60,14 +91,9 @@ export const mapValue: <V, W>(stepId: string, up: KeyedStream<V>, mapper: (value
   defineOperator("mapValue", up0, <V, W>(up: KeyedStream<V>, mapper: (value: V) => W): KeyedStream<W> => {
     mustBeFunction("mapValue", "mapper", mapper)
     const stepId = currentStepId()
-    return flatMapBatch("flatMapBatch", up, (xs: Array<readonly [string, V]>) => {
-      const out: Array<readonly [string, W]> = new Array(xs.length)
-      for (let i = 0; i < xs.length; i++) {
-        const item = xs[i]!
-        if (!isPair(item)) throw notKeyed(stepId, item)
-        out[i] = [item[0], mapper(item[1])]
-      }
-      return out
+    return itemStep(up, "map", (item: readonly [string, V]) => {
+      if (!isPair(item)) throw notKeyed(stepId, item)
+      return [item[0], mapper(item[1])]
     })
   })
 
@@ -95,15 +121,9 @@ export const filter: {
 } = defineOperator("filter", up0, <X>(up: Stream<X>, predicate: (item: X) => boolean): Stream<X> => {
   mustBeFunction("filter", "predicate", predicate)
   const stepId = currentStepId()
-  return flatMapBatch("flatMapBatch", up, (xs: Array<X>) => {
-    const out: Array<X> = []
-    for (let i = 0; i < xs.length; i++) {
-      const x = xs[i]!
-      const r = predicate(x)
-      if (r === true) out.push(x)
-      else if (r !== false) booleanOf(stepId, r)
-    }
-    return out
+  return itemStep(up, "filter", (x: X) => {
+    const r = predicate(x)
+    return r === true || r === false ? r : booleanOf(stepId, r)
   })
 })
 
@@ -120,14 +140,9 @@ export const filterValue: <V>(stepId: string, up: KeyedStream<V>, predicate: (va
   defineOperator("filterValue", up0, <V>(up: KeyedStream<V>, predicate: (value: V) => boolean): KeyedStream<V> => {
     mustBeFunction("filterValue", "predicate", predicate)
     const stepId = currentStepId()
-    return flatMapBatch("flatMapBatch", up, (xs: Array<readonly [string, V]>) => {
-      const out: Array<readonly [string, V]> = []
-      for (let i = 0; i < xs.length; i++) {
-        const item = xs[i]!
-        if (!isPair(item)) throw notKeyed(stepId, item)
-        if (booleanOf(stepId, predicate(item[1]))) out.push(item)
-      }
-      return out
+    return itemStep(up, "filter", (item: readonly [string, V]) => {
+      if (!isPair(item)) throw notKeyed(stepId, item)
+      return booleanOf(stepId, predicate(item[1]))
     })
   })
 
@@ -143,14 +158,7 @@ export const filterValue: <V>(stepId: string, up: KeyedStream<V>, predicate: (va
 export const filterMap: <X, Y>(stepId: string, up: Stream<X>, mapper: (item: X) => Y | undefined | null) => Stream<Y> =
   defineOperator("filterMap", up0, <X, Y>(up: Stream<X>, mapper: (item: X) => Y | undefined | null): Stream<Y> => {
     mustBeFunction("filterMap", "mapper", mapper)
-    return flatMapBatch("flatMapBatch", up, (xs: Array<X>) => {
-      const out: Array<Y> = []
-      for (let i = 0; i < xs.length; i++) {
-        const y = mapper(xs[i]!)
-        if (y !== undefined && y !== null) out.push(y)
-      }
-      return out
-    })
+    return itemStep(up, "filterMap", mapper)
   })
 
 /**
@@ -172,15 +180,10 @@ export const filterMapValue: <V, W>(
   <V, W>(up: KeyedStream<V>, mapper: (value: V) => W | undefined | null): KeyedStream<W> => {
     mustBeFunction("filterMapValue", "mapper", mapper)
     const stepId = currentStepId()
-    return flatMapBatch("flatMapBatch", up, (xs: Array<readonly [string, V]>) => {
-      const out: Array<readonly [string, W]> = []
-      for (let i = 0; i < xs.length; i++) {
-        const item = xs[i]!
-        if (!isPair(item)) throw notKeyed(stepId, item)
-        const w = mapper(item[1])
-        if (w !== undefined && w !== null) out.push([item[0], w])
-      }
-      return out
+    return itemStep(up, "filterMap", (item: readonly [string, V]) => {
+      if (!isPair(item)) throw notKeyed(stepId, item)
+      const w = mapper(item[1])
+      return w === undefined || w === null ? undefined : [item[0], w]
     })
   }
 )
@@ -289,20 +292,15 @@ export const keyOn: <X>(stepId: string, up: Stream<X>, key: (item: X) => string)
   <X>(up: Stream<X>, key: (item: X) => string): KeyedStream<X> => {
     mustBeFunction("keyOn", "key", key)
     const stepId = currentStepId()
-    return flatMapBatch("flatMapBatch", up, (xs: Array<X>) => {
-      const out: Array<readonly [string, X]> = new Array(xs.length)
-      for (let i = 0; i < xs.length; i++) {
-        const x = xs[i]!
-        const k = key(x)
-        if (typeof k !== "string") {
-          throw new TypeError(
-            `return value of \`key\` in step '${stepId}' must be a \`string\`; got a \`${typeName(k)}\` instead; ` +
-              "convert it, e.g. with `String(...)`"
-          )
-        }
-        out[i] = [k, x]
+    return itemStep(up, "map", (x: X) => {
+      const k = key(x)
+      if (typeof k !== "string") {
+        throw new TypeError(
+          `return value of \`key\` in step '${stepId}' must be a \`string\`; got a \`${typeName(k)}\` instead; ` +
+            "convert it, e.g. with `String(...)`"
+        )
       }
-      return out
+      return [k, x]
     })
   }
 )
@@ -321,14 +319,9 @@ export const keyRm: <V>(stepId: string, up: KeyedStream<V>) => Stream<V> = defin
   up0,
   <V>(up: KeyedStream<V>): Stream<V> => {
     const stepId = currentStepId()
-    return flatMapBatch("flatMapBatch", up, (xs: Array<readonly [string, V]>) => {
-      const out: Array<V> = new Array(xs.length)
-      for (let i = 0; i < xs.length; i++) {
-        const item = xs[i]!
-        if (!isPair(item)) throw notKeyed(stepId, item)
-        out[i] = item[1]
-      }
-      return out
+    return itemStep(up, "map", (item: readonly [string, V]) => {
+      if (!isPair(item)) throw notKeyed(stepId, item)
+      return item[1]
     })
   }
 )

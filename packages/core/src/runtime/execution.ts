@@ -16,7 +16,9 @@ import { WeirRuntimeError } from "../errors.js"
 import type { DynamicSource, FixedPartitionedSource, StatefulSourcePartition, StatelessSourcePartition } from "../inputs.js"
 import { stableHash } from "../internal/hash.js"
 import type { DynamicSink, FixedPartitionedSink, StatelessSinkPartition } from "../outputs.js"
+import type { ItemStage } from "../internal/kernel.js"
 import { isAsync, stepError, toEffect } from "./async.js"
+import { FusedStep, fusableChains } from "./fusion.js"
 import { setActiveClock, type WeirClock } from "./clock.js"
 import type { Plan, PlannedStep } from "./plan.js"
 import type { RecoveryStore, SnapshotEntry } from "./recovery.js"
@@ -95,6 +97,7 @@ export class Execution {
       const prev = setActiveClock(config.clock)
       try {
         for (const step of plan.steps) yield* ex.buildStep(step)
+        ex.fuseChains()
         ex.wireEmitters()
         yield* ex.restoreState()
       } finally {
@@ -158,6 +161,21 @@ export class Execution {
           return
       }
     })
+  }
+
+  /** Replace each chain of per-item steps by one fused step at its head (the rest then get no items). */
+  private fuseChains(): void {
+    for (const chain of fusableChains(this.plan)) {
+      const steps = chain.map((i) => this.plan.steps[i]!)
+      const stages = steps.map((s) => (s.kernel as { readonly stage: ItemStage }).stage)
+      const ids = steps.map((s) => s.stepId)
+      const tail = steps[steps.length - 1]!
+      for (const w of this.workers) {
+        const s = tail.outputs[0]!.stream
+        const emit: Emit = this.plan.consumers[s]!.length === 0 ? () => {} : (batch) => w.emitters[s]!(batch)
+        w.steps[chain[0]!] = new FusedStep(ids[0]!, stages, ids, emit)
+      }
+    }
   }
 
   /** Connect each stream to its consumers, through the exchange its consumer needs. */
