@@ -8,6 +8,8 @@
  * @since 0.1.0
  */
 import { currentTime } from "@weir/core"
+
+const nowMs = (): number => currentTime().getTime()
 import * as Duration from "effect/Duration"
 
 /** The beginning of time, as a watermark. */
@@ -103,6 +105,7 @@ export class EventClock<V> implements Clock<V, EventClockState> {
   /** The wait in milliseconds (may be `Infinity`). */
   readonly waitMillis: number
   readonly nowGetter: () => Date
+  private readonly customNow: boolean
   constructor(
     readonly tsGetter: (value: V) => Date,
     waitForSystemDuration: Duration.Input,
@@ -116,13 +119,14 @@ export class EventClock<V> implements Clock<V, EventClockState> {
     this.waitMillis = Duration.isFinite(wait.value) ? Duration.toMillis(wait.value) : Infinity
     if (this.waitMillis < 0) throw new RangeError("EventClock: `waitForSystemDuration` must not be negative")
     this.nowGetter = options.nowGetter ?? currentTime
+    this.customNow = options.nowGetter !== undefined
   }
 
   /** The same clock reading timestamps through `f` first (used by `joinWindow` for labelled sides). */
   contramap<U>(f: (u: U) => V): EventClock<U> {
     const getter = this.tsGetter
     return new EventClock<U>((u) => getter(f(u)), this.waitMillis === Infinity ? Duration.infinity : this.waitMillis, {
-      nowGetter: this.nowGetter
+      nowGetter: this.customNow ? this.nowGetter : undefined
     })
   }
 
@@ -130,12 +134,13 @@ export class EventClock<V> implements Clock<V, EventClockState> {
     const getter = this.tsGetter
     const wait = this.waitMillis
     const nowGetter = this.nowGetter
-    let systemNow = nowGetter().getTime()
+    const now = this.customNow ? () => nowGetter().getTime() : nowMs
+    let systemNow = now()
     let base = resumeState?.watermarkBase ?? BEGINNING_OF_TIME
     let sysOfMax = resumeState?.systemTimeOfMax ?? systemNow
     /** System time only moves forward here, even if the OS clock steps back. */
     const refresh = () => {
-      const t = nowGetter().getTime()
+      const t = now()
       if (t > systemNow) systemNow = t
     }
     const watermark = () => base + (systemNow - sysOfMax)

@@ -13,6 +13,8 @@ export { window } from "./window.js"
 
 const up0 = { ups: [{ name: "up", index: 0, kind: "one" }] } as const
 
+const NOTHING: ReadonlyArray<never> = Object.freeze([])
+
 class FoldLogic<V, S> extends WindowLogic<V, S, S> {
   constructor(
     public acc: S,
@@ -21,13 +23,13 @@ class FoldLogic<V, S> extends WindowLogic<V, S, S> {
   ) {
     super()
   }
-  onValue(value: V): Array<S> {
+  onValue(value: V): ReadonlyArray<S> {
     this.acc = this.folder(this.acc, value)
-    return []
+    return NOTHING
   }
-  onMerge(original: FoldLogic<V, S>): Array<S> {
+  onMerge(original: FoldLogic<V, S>): ReadonlyArray<S> {
     this.acc = this.merger(this.acc, original.acc)
-    return []
+    return NOTHING
   }
   onClose(): Array<S> {
     return [this.acc]

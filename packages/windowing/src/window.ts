@@ -74,6 +74,8 @@ class WindowKeyLogic<V, W, S> extends StatefulBatchLogic<V, Tagged, WindowKeySta
   private readonly windower: WindowerLogic<unknown>
   private readonly logics = new Map<number, WindowLogic<V, W, S>>()
   private queue: Array<readonly [V, number]>
+  /** The wake-up last asked for; kept while still ahead, since waking a window early is harmless. */
+  private wake: Date | undefined = undefined
 
   constructor(
     clock: Clock<V, unknown>,
@@ -122,9 +124,14 @@ class WindowKeyLogic<V, W, S> extends StatefulBatchLogic<V, Tagged, WindowKeySta
       const first = this.queue[0]![1]
       if (at === undefined || first < at) at = first
     }
-    if (at === undefined) return undefined
+    if (at === undefined) return (this.wake = undefined)
     const system = this.clock.toSystemTime(at)
-    return system === undefined ? undefined : new Date(system)
+    if (system === undefined) return (this.wake = undefined)
+    // An event clock's wake-up time moves with every new item; re-arming the timer each batch would
+    // cost a heap entry per key per batch. Waking earlier than needed only re-checks the windows.
+    const wake = this.wake
+    if (wake !== undefined && wake.getTime() === system) return wake
+    return (this.wake = new Date(system))
   }
 
   snapshot(): WindowKeyState {
@@ -142,7 +149,10 @@ class WindowKeyLogic<V, W, S> extends StatefulBatchLogic<V, Tagged, WindowKeySta
 
   private flush(watermark: number, out: Array<Tagged>): void {
     let take: Array<readonly [V, number]>
-    if (this.ordered) {
+    if (this.queue.length === 1 && (!this.ordered || this.queue[0]![1] <= watermark)) {
+      take = this.queue
+      this.queue = []
+    } else if (this.ordered) {
       take = []
       const keep: Array<readonly [V, number]> = []
       for (const entry of this.queue) (entry[1] <= watermark ? take : keep).push(entry)

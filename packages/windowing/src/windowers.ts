@@ -65,6 +65,8 @@ const checkAlign = (alignTo: unknown): number => {
   return alignTo.getTime()
 }
 
+const NONE_CLOSED: ReadonlyArray<readonly [number, WindowMetadata]> = Object.freeze([])
+
 /** The open sliding windows of one key: id → close time. */
 export type SlidingState = ReadonlyArray<readonly [number, number]>
 
@@ -98,6 +100,7 @@ export class SlidingWindower implements Windower<SlidingState> {
   /** Ids of the windows containing `timestamp`, in increasing order. */
   idsFor(timestamp: number): Array<number> {
     const d = timestamp - this.alignMillis
+    if (this.offsetMillis === this.lengthMillis) return [Math.floor(d / this.lengthMillis)]
     const first = Math.floor((d - this.lengthMillis) / this.offsetMillis) + 1
     const last = Math.floor(d / this.offsetMillis)
     const ids: Array<number> = []
@@ -118,17 +121,29 @@ export class SlidingWindower implements Windower<SlidingState> {
 
   build(resumeState: SlidingState | undefined): WindowerLogic<SlidingState> {
     const open = new Map<number, number>(resumeState ?? [])
+    /** The earliest close among open windows (Infinity when none): lets most calls return at once. */
+    let minClose = Infinity
+    for (const close of open.values()) if (close < minClose) minClose = close
     return {
       openFor: (timestamp) => {
         const ids = this.idsFor(timestamp)
-        for (const id of ids) if (!open.has(id)) open.set(id, this.closeOf(id))
+        for (const id of ids) {
+          if (!open.has(id)) {
+            const close = this.closeOf(id)
+            open.set(id, close)
+            if (close < minClose) minClose = close
+          }
+        }
         return ids
       },
       lateFor: (timestamp) => this.idsFor(timestamp),
       merged: () => [],
       closeFor: (watermark) => {
+        if (watermark < minClose) return NONE_CLOSED
         const closed: Array<readonly [number, WindowMetadata]> = []
+        minClose = Infinity
         for (const [id, close] of open) {
+          if (close > watermark && close < minClose) minClose = close
           if (close <= watermark) {
             closed.push([id, { openTime: new Date(this.openOf(id)), closeTime: new Date(close), mergedIds: new Set() }])
           }
@@ -137,11 +152,7 @@ export class SlidingWindower implements Windower<SlidingState> {
         for (const [id] of closed) open.delete(id)
         return closed
       },
-      notifyAt: () => {
-        let min = Infinity
-        for (const close of open.values()) if (close < min) min = close
-        return min === Infinity ? undefined : min
-      },
+      notifyAt: () => (minClose === Infinity ? undefined : minClose),
       isEmpty: () => open.size === 0,
       snapshot: () => Array.from(open)
     }
@@ -209,6 +220,7 @@ export class SessionWindower implements Windower<SessionState> {
     }
     const mergeQueue: Array<readonly [number, number]> = []
     const detectMerges = () => {
+      if (sessions.size < 2) return
       const sorted = Array.from(sessions).sort((a, b) => a[1].open - b[1].open || a[0] - b[0])
       let last: [number, Session] | undefined
       for (const entry of sorted) {

@@ -26,16 +26,22 @@ export const systemClock: WeirClock = {
 }
 
 let active: WeirClock | undefined
+/** "Now" for the turn being run: sampled once when the clock is activated (as Bytewax samples per activation). */
+let activeNow = 0
 
-/** @internal the clock of the worker currently running user code */
+/**
+ * @internal make `clock` the one user code reads while a worker runs it; time
+ * is read once here and stays fixed until the next activation.
+ */
 export const setActiveClock = (clock: WeirClock | undefined): WeirClock | undefined => {
   const prev = active
   active = clock
+  if (clock !== undefined) activeNow = clock.now()
   return prev
 }
 
 /** @internal milliseconds now on the active clock */
-export const nowMillis = (): number => (active === undefined ? Date.now() : active.now())
+export const nowMillis = (): number => (active === undefined ? Date.now() : activeNow)
 
 /**
  * "Now" on the running worker's clock (virtual in tests), or the system time

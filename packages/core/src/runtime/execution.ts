@@ -19,7 +19,7 @@ import type { DynamicSink, FixedPartitionedSink, StatelessSinkPartition } from "
 import type { ItemStage } from "../internal/kernel.js"
 import { isAsync, stepError, toEffect } from "./async.js"
 import { FusedStep, fusableChains } from "./fusion.js"
-import { setActiveClock, type WeirClock } from "./clock.js"
+import { nowMillis, setActiveClock, type WeirClock } from "./clock.js"
 import type { Plan, PlannedStep } from "./plan.js"
 import type { RecoveryStore, SnapshotEntry } from "./recovery.js"
 import { DynamicOutputStep, naturalCompare, PartitionedOutputStep, PendingWrites, SerialWriter, SinkPartitionSlot } from "./sinks.js"
@@ -409,7 +409,7 @@ export class Execution {
         const prev = setActiveClock(clock)
         let turn: Turn
         try {
-          turn = yield* Effect.try({ try: () => ex.turn(clock.now()), catch: asRuntimeError })
+          turn = yield* Effect.try({ try: () => ex.turn(nowMillis()), catch: asRuntimeError })
         } finally {
           setActiveClock(prev)
         }

@@ -111,6 +111,7 @@ export class InspectDebugStep implements RuntimeStep {
 /** One key's state inside a stateful step. */
 export class KeyState implements TimerTarget {
   notifyAt = NaN
+  heapIndex = -1
   /** Values that arrived for this key in the batch being processed. */
   pending: Array<unknown> | undefined = undefined
   constructor(
@@ -293,7 +294,7 @@ export class StatefulStep implements RuntimeStep {
     }
     if (discard === true) {
       st.logic = undefined
-      st.notifyAt = NaN
+      this.timers.cancel(st)
       if (this.states.get(key) === st) this.states.delete(key)
     } else if (discard === false) {
       this.reschedule(st)
@@ -311,7 +312,7 @@ export class StatefulStep implements RuntimeStep {
   private reschedule(st: KeyState): void {
     const at = this.call(st, "notifyAt")
     if (at === undefined || at === null) {
-      st.notifyAt = NaN
+      this.timers.cancel(st)
       return
     }
     if (!(at instanceof Date) || Number.isNaN(at.getTime())) {

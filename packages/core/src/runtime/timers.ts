@@ -1,88 +1,107 @@
 /**
  * The timer heap: one per execution. Stateful steps schedule `notifyAt`
- * wake-ups here; entries are invalidated lazily (an entry is live only while
- * its target still wants that exact time), so rescheduling is one push.
+ * wake-ups here. Each target is in the heap at most once (an indexed binary
+ * heap): rescheduling moves its entry, so a key whose wake-up changes on
+ * every batch costs one O(log n) move, not a growing pile of stale entries.
  */
 
 /** Something that can be woken: a key's state inside a stateful step. */
 export interface TimerTarget {
-  /** The time this target currently wants to be woken at, or NaN. */
+  /** The time this target wants to be woken at, or NaN. Maintained by the heap. */
   notifyAt: number
+  /** Position in the heap, or -1. Maintained by the heap. */
+  heapIndex: number
 }
 
-interface Entry<T extends TimerTarget> {
-  readonly at: number
-  readonly target: T
-}
-
-/** A binary min-heap of wake-up times. */
+/** An indexed binary min-heap of targets by `notifyAt`. */
 export class TimerHeap<T extends TimerTarget> {
-  private readonly heap: Array<Entry<T>> = []
+  private readonly heap: Array<T> = []
 
   get size(): number {
     return this.heap.length
   }
 
+  /** Wake `target` at `at` (ms), replacing any earlier request. */
   schedule(target: T, at: number): void {
+    const i = target.heapIndex
     target.notifyAt = at
-    const heap = this.heap
-    heap.push({ at, target })
-    let i = heap.length - 1
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      if (heap[parent]!.at <= heap[i]!.at) break
-      const tmp = heap[parent]!
-      heap[parent] = heap[i]!
-      heap[i] = tmp
-      i = parent
+    if (i >= 0 && this.heap[i] === target) {
+      this.siftUp(i)
+      this.siftDown(target.heapIndex)
+      return
     }
+    target.heapIndex = this.heap.length
+    this.heap.push(target)
+    this.siftUp(target.heapIndex)
   }
 
-  /** The earliest live wake-up time, or `Infinity`. Drops stale entries on the way. */
+  /** Forget `target`'s wake-up. */
+  cancel(target: T): void {
+    const i = target.heapIndex
+    target.notifyAt = NaN
+    if (i < 0 || this.heap[i] !== target) return
+    this.removeAt(i)
+  }
+
+  /** The earliest wake-up time, or `Infinity`. */
   nextAt(): number {
-    while (this.heap.length > 0) {
-      const top = this.heap[0]!
-      if (top.target.notifyAt === top.at) return top.at
-      this.pop()
-    }
-    return Infinity
+    return this.heap.length > 0 ? this.heap[0]!.notifyAt : Infinity
   }
 
-  /** Remove and return every live target due at or before `now` (each once). */
+  /** Remove and return every target due at or before `now` (each once). */
   takeDue(now: number): Array<T> {
     const due: Array<T> = []
-    while (this.heap.length > 0) {
+    while (this.heap.length > 0 && this.heap[0]!.notifyAt <= now) {
       const top = this.heap[0]!
-      if (top.target.notifyAt !== top.at) {
-        this.pop()
-        continue
-      }
-      if (top.at > now) break
-      this.pop()
-      top.target.notifyAt = NaN
-      due.push(top.target)
+      this.removeAt(0)
+      top.notifyAt = NaN
+      due.push(top)
     }
     return due
   }
 
-  private pop(): void {
+  private removeAt(i: number): void {
     const heap = this.heap
+    const removed = heap[i]!
+    removed.heapIndex = -1
     const last = heap.pop()!
-    if (heap.length === 0) return
-    heap[0] = last
-    let i = 0
+    if (i === heap.length) return
+    heap[i] = last
+    last.heapIndex = i
+    this.siftUp(i)
+    this.siftDown(last.heapIndex)
+  }
+
+  private siftUp(i: number): void {
+    const heap = this.heap
+    const t = heap[i]!
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      const p = heap[parent]!
+      if (p.notifyAt <= t.notifyAt) break
+      heap[i] = p
+      p.heapIndex = i
+      i = parent
+    }
+    heap[i] = t
+    t.heapIndex = i
+  }
+
+  private siftDown(i: number): void {
+    const heap = this.heap
     const n = heap.length
+    const t = heap[i]!
     for (;;) {
       const l = 2 * i + 1
+      if (l >= n) break
       const r = l + 1
-      let m = i
-      if (l < n && heap[l]!.at < heap[m]!.at) m = l
-      if (r < n && heap[r]!.at < heap[m]!.at) m = r
-      if (m === i) break
-      const tmp = heap[m]!
-      heap[m] = heap[i]!
-      heap[i] = tmp
-      i = m
+      const c = r < n && heap[r]!.notifyAt < heap[l]!.notifyAt ? r : l
+      if (heap[c]!.notifyAt >= t.notifyAt) break
+      heap[i] = heap[c]!
+      heap[i]!.heapIndex = i
+      i = c
     }
+    heap[i] = t
+    t.heapIndex = i
   }
 }
