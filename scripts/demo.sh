@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  CKJS_LINKING=dynamic npm ci --no-audit --no-fund
+  CKJS_LINKING=dynamic npm install --no-audit --no-fund
 fi
 echo "==> weir run apps/examples/src/wordcount.ts"
 node packages/cli/bin/weir.js run apps/examples/src/wordcount.ts

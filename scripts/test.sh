@@ -15,7 +15,7 @@ fi
 step "npm packages"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   # CKJS_LINKING=dynamic: build the Kafka client against the system's libraries (its prebuilt download is unreachable here).
-  CKJS_LINKING=dynamic npm ci --no-audit --no-fund
+  CKJS_LINKING=dynamic npm install --no-audit --no-fund
 else
   echo "node_modules is up to date"
 fi
