@@ -324,7 +324,7 @@ const rows = (seen: ReadonlyArray<ReadonlyArray<unknown>>): Array<Array<unknown>
  * ```
  * @since 0.1.0
  */
-export const joinWindow: <Sides extends ReadonlyArray<KeyedStream<unknown>>>(
+export const joinWindow: <const Sides extends ReadonlyArray<KeyedStream<unknown>>>(
   stepId: string,
   clock: Clock<unknown, unknown>,
   windower: Windower<unknown>,

@@ -82,7 +82,7 @@ class JoinLogic extends StatefulBatchLogic<Labelled, Array<unknown>, Array<Array
  * ```
  * @since 0.1.0
  */
-export const join: <Sides extends ReadonlyArray<KeyedStream<unknown>>>(
+export const join: <const Sides extends ReadonlyArray<KeyedStream<unknown>>>(
   stepId: string,
   sides: Sides,
   options?: { readonly insertMode?: JoinInsertMode | undefined; readonly emitMode?: JoinEmitMode | undefined }

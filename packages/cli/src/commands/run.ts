@@ -1,0 +1,80 @@
+/**
+ * `weir run`: load a dataflow and run it until its inputs end. The run is the
+ * Effect `run` (or `runCluster` for several workers) on a forked fiber, so
+ * Ctrl-C interrupts it: sources and sinks are closed and the process exits
+ * with status 130. A second Ctrl-C exits at once.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import { type ClusterOptions, run, runCluster } from "@weir/core"
+import type { RunCommand } from "../args.js"
+import { type CliContext, formatError, loadOptions } from "../io.js"
+import { loadFlow } from "../load.js"
+import { importRecoveryPackage } from "./recovery.js"
+
+/** Exit statuses for the signals `weir run` handles (128 + signal number, as shells report them). */
+const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const
+
+/** The runtime options a run command asks for. */
+export const runOptions = async (command: RunCommand): Promise<ClusterOptions> => {
+  let recovery: ClusterOptions["recovery"]
+  if (command.recoveryDirectory !== undefined) {
+    const { RecoveryConfig } = await importRecoveryPackage()
+    recovery = command.backupInterval === undefined
+      ? new RecoveryConfig(command.recoveryDirectory)
+      : new RecoveryConfig(command.recoveryDirectory, { backupInterval: command.backupInterval })
+  }
+  return {
+    epochInterval: command.snapshotInterval,
+    recovery,
+    workersPerProcess: command.workersPerProcess,
+    addresses: command.addresses,
+    processId: command.processId
+  }
+}
+
+/** Run the command's dataflow; resolves to the process exit status. */
+export const runFlow = async (command: RunCommand, context: CliContext): Promise<number> => {
+  const flow = await loadFlow(command.target, loadOptions(context))
+  const options = await runOptions(command)
+  const single = command.workersPerProcess === 1 && command.addresses === undefined
+  const program = single ? run(flow, options) : runCluster(flow, options)
+
+  // Handlers go in before the run starts: the fiber's first turns run synchronously inside runFork.
+  let fiber: ReturnType<typeof Effect.runFork<void, unknown>> | undefined
+  let signalled: keyof typeof SIGNAL_EXIT_CODES | undefined
+  const onSignal = (signal: keyof typeof SIGNAL_EXIT_CODES) => {
+    if (signalled !== undefined) process.exit(SIGNAL_EXIT_CODES[signal])
+    signalled = signal
+    context.stderr("interrupted\n")
+    fiber?.interruptUnsafe()
+  }
+  const onSigint = () => onSignal("SIGINT")
+  const onSigterm = () => onSignal("SIGTERM")
+  process.on("SIGINT", onSigint)
+  process.on("SIGTERM", onSigterm)
+  fiber = Effect.runFork(program)
+  if (signalled !== undefined) fiber.interruptUnsafe()
+  const running = fiber
+  let exit: Exit.Exit<void, unknown>
+  try {
+    exit = await new Promise<Exit.Exit<void, unknown>>((resolve) => running.addObserver(resolve))
+  } finally {
+    process.off("SIGINT", onSigint)
+    process.off("SIGTERM", onSigterm)
+  }
+
+  if (signalled !== undefined) return SIGNAL_EXIT_CODES[signalled]
+  if (Exit.isSuccess(exit)) return 0
+  if (Cause.hasInterruptsOnly(exit.cause)) {
+    context.stderr("interrupted\n")
+    return SIGNAL_EXIT_CODES.SIGINT
+  }
+  const error = Option.getOrElse(Cause.findErrorOption(exit.cause), () => Cause.squash(exit.cause))
+  context.stderr(`weir run: ${formatError(error)}\n`)
+  return 1
+}
