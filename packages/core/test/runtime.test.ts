@@ -141,6 +141,14 @@ describe("sources and sinks may be asynchronous", () => {
     expect(order.indexOf("f3")).toBeLessThan(order.indexOf("s1"))
     expect(order.filter((x) => x.startsWith("s"))).toEqual(["s1", "s2"])
   })
+
+  it("an asynchronous source's batches arrive with an epoch interval of 0", async () => {
+    // The loop closes an epoch every turn here; it must still give the event loop
+    // a turn, or the source's pending Promise never settles.
+    const sink = new ListSink<number>()
+    await runMain(plusOne(new BatchesSource([[0], [1, 2], [3]], "promise"), sink), { epochInterval: 0 })
+    expect(sink.out).toEqual([1, 2, 3, 4])
+  })
 })
 
 describe("epochs", () => {

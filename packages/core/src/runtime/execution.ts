@@ -50,6 +50,9 @@ const MAX_WRITES_IN_FLIGHT = 8
 /** Give the event loop (signals, I/O callbacks) a turn at least this often while busy. */
 const YIELD_EVERY_MS = 20
 
+/** How long the loop sleeps at least when a turn found nothing to do. */
+const IDLE_COOLDOWN_MS = 1
+
 type Turn = "busy" | "idle" | "closeEpoch" | "finish" | "abort"
 
 class Worker implements WorkerView {
@@ -76,6 +79,7 @@ export class Execution {
   private epochStartedAt = 0
   /** Something happened in this epoch that a snapshot must record. */
   private dirty = false
+  private lastTurnBusy = false
   private wakeUp: (() => void) | undefined = undefined
   private spreadCounter = 0
 
@@ -385,6 +389,7 @@ export class Execution {
       }
     }
     if (live === 0) return "finish"
+    this.lastTurnBusy = busy
     if (now - this.epochStartedAt >= this.config.epochIntervalMs) return "closeEpoch"
     return busy ? "busy" : "idle"
   }
@@ -422,17 +427,15 @@ export class Execution {
           return
         }
         if (ex.pending.size >= MAX_WRITES_IN_FLIGHT) yield* ex.drainWrites()
-        if (turn === "closeEpoch") {
-          yield* ex.closeEpoch()
+        if (turn === "closeEpoch") yield* ex.closeEpoch()
+        if (!ex.lastTurnBusy) {
+          // Nothing to do: sleep until a partition, timer or epoch is due, or an
+          // asynchronous batch arrives — at least the 1 ms idle cooldown, so that a
+          // zero epoch interval never spins while a source's batch is in flight.
+          const wait = Math.max(ex.nextDue() - clock.now(), IDLE_COOLDOWN_MS)
+          yield* ex.sleep(wait)
+          lastYield = Date.now()
           continue
-        }
-        if (turn === "idle") {
-          const wait = ex.nextDue() - clock.now()
-          if (wait > 0) {
-            yield* ex.sleep(wait)
-            lastYield = Date.now()
-            continue
-          }
         }
         if (Date.now() - lastYield >= YIELD_EVERY_MS) {
           yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
