@@ -283,15 +283,15 @@ class JoinWindowLogic extends WindowLogic<Labelled, Array<unknown>, Array<Array<
     return this.check()
   }
   onClose(): Array<Array<unknown>> {
-    return this.emit === "final" ? rows(this.seen) : []
+    return this.emit === "final" ? op.joinRows(this.seen) : []
   }
   snapshot(): Array<Array<unknown>> {
     return this.seen.map((s) => s.slice())
   }
   private check(): Array<Array<unknown>> {
-    if (this.emit === "running") return rows(this.seen)
+    if (this.emit === "running") return op.joinRows(this.seen)
     if (this.emit === "complete" && this.seen.every((s) => s.length > 0)) {
-      const out = rows(this.seen)
+      const out = op.joinRows(this.seen)
       this.seen = this.seen.map(() => [])
       return out
     }
@@ -299,17 +299,6 @@ class JoinWindowLogic extends WindowLogic<Labelled, Array<unknown>, Array<Array<
   }
 }
 
-/** The cartesian product of the sides (left-major), an empty side giving one `undefined`. */
-const rows = (seen: ReadonlyArray<ReadonlyArray<unknown>>): Array<Array<unknown>> => {
-  let acc: Array<Array<unknown>> = [[]]
-  for (const side of seen) {
-    const values = side.length === 0 ? [undefined] : side
-    const next: Array<Array<unknown>> = []
-    for (const row of acc) for (const v of values) next.push([...row, v])
-    acc = next
-  }
-  return acc
-}
 
 /**
  * Join keyed streams within each window: rows have one slot per side

@@ -4,19 +4,29 @@
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
-import { defineOperator, type KeyedStream } from "../Dataflow.js"
+import { defineOperator, type KeyedStream, typeName } from "../Dataflow.js"
 import { nowMillis } from "../runtime/clock.js"
 import { type LogicResult, StatefulBatchLogic } from "../StatefulLogic.js"
+import { upPort } from "./checks.js"
 import { statefulBatch } from "./kernel.js"
 
-/** The persisted state of one key of {@link collect}. */
+const DISCARD = true
+
+/**
+ * The persisted state of one key of {@link collect}.
+ *
+ * @since 0.1.0
+ */
 export interface CollectState<V> {
   readonly acc: ReadonlyArray<V>
   /** When the list is emitted if no value arrives (ms since the epoch). */
   readonly timeoutAt: number
 }
 
-/** @internal */
+/**
+ * @internal {@link collect}'s logic. `now` is the run's clock; tests pass a
+ * fixed one.
+ */
 export class CollectLogic<V> extends StatefulBatchLogic<V, Array<V>, CollectState<V>> {
   private acc: Array<V>
   private timeoutAt: number
@@ -32,10 +42,10 @@ export class CollectLogic<V> extends StatefulBatchLogic<V, Array<V>, CollectStat
   }
   onBatch(values: Array<V>): LogicResult<Array<V>> {
     const out: Array<Array<V>> = []
+    // The timeout measures inactivity: every value pushes it back (to the same time, within one batch).
+    this.timeoutAt = this.now() + this.timeoutMs
     for (let i = 0; i < values.length; i++) {
       this.acc.push(values[i]!)
-      // The timeout measures inactivity: every value pushes it back.
-      this.timeoutAt = this.now() + this.timeoutMs
       if (this.acc.length >= this.maxSize) {
         out.push(this.acc)
         this.acc = []
@@ -44,10 +54,10 @@ export class CollectLogic<V> extends StatefulBatchLogic<V, Array<V>, CollectStat
     return [out, this.acc.length === 0]
   }
   override onNotify(): LogicResult<Array<V>> {
-    return [this.acc.length > 0 ? [this.acc] : [], true]
+    return [this.acc.length > 0 ? [this.acc] : [], DISCARD]
   }
   override onEof(): LogicResult<Array<V>> {
-    return [this.acc.length > 0 ? [this.acc] : [], true]
+    return [this.acc.length > 0 ? [this.acc] : [], DISCARD]
   }
   override notifyAt(): Date {
     return new Date(this.timeoutAt)
@@ -75,10 +85,15 @@ export const collect: <V>(
   options: { readonly timeout: Duration.Input; readonly maxSize: number }
 ) => KeyedStream<Array<V>> = defineOperator(
   "collect",
-  { ups: [{ name: "up", index: 0, kind: "one" }] },
+  upPort,
   <V>(up: KeyedStream<V>, options: { readonly timeout: Duration.Input; readonly maxSize: number }) => {
-    const timeout = Duration.fromInput(options?.timeout)
-    if (timeout._tag === "None") throw new TypeError(`operator 'collect': 'timeout' must be a duration; got ${String(options?.timeout)}`)
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(
+        `operator 'collect': 'options' must be an object \`{ timeout, maxSize }\`; got a \`${typeName(options)}\` instead`
+      )
+    }
+    const timeout = Duration.fromInput(options.timeout)
+    if (timeout._tag === "None") throw new TypeError(`operator 'collect': 'timeout' must be a duration; got ${String(options.timeout)}`)
     const maxSize = options.maxSize
     if (!Number.isInteger(maxSize) || maxSize < 1) {
       throw new TypeError(`operator 'collect': 'maxSize' must be a positive integer; got ${String(maxSize)}`)

@@ -4,8 +4,9 @@
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
-import { defineOperator, type Stream, typeName } from "../Dataflow.js"
+import { defineOperator, type Stream } from "../Dataflow.js"
 import { currentTime } from "../runtime/clock.js"
+import { mustBeFunction, upPort } from "./checks.js"
 import { flatMapBatch } from "./kernel.js"
 
 /**
@@ -65,16 +66,15 @@ export const enrichCached: <X, Y, K, V>(
   options?: { readonly ttl?: Duration.Input | undefined }
 ) => Stream<Y> = defineOperator(
   "enrichCached",
-  { ups: [{ name: "up", index: 0, kind: "one" }] },
+  upPort,
   <X, Y, K, V>(
     up: Stream<X>,
     getter: (key: K) => V,
     mapper: (cache: TTLCache<K, V>, item: X) => Y,
     options: { readonly ttl?: Duration.Input | undefined } = {}
   ): Stream<Y> => {
-    for (const [name, f] of [["getter", getter], ["mapper", mapper]] as const) {
-      if (typeof f !== "function") throw new TypeError(`operator 'enrichCached': '${name}' must be a function; got a \`${typeName(f)}\``)
-    }
+    mustBeFunction("enrichCached", "getter", getter)
+    mustBeFunction("enrichCached", "mapper", mapper)
     // "Now" is sampled once per batch.
     let batchNow = new Date(0)
     const cache = new TTLCache<K, V>(getter, () => batchNow, options.ttl ?? Duration.infinity)

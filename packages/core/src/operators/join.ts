@@ -5,65 +5,116 @@
  */
 import { defineOperator, type KeyedStream } from "../Dataflow.js"
 import { type LogicResult, StatefulBatchLogic } from "../StatefulLogic.js"
-import { statefulBatch } from "./kernel.js"
+import { merge, statefulBatch } from "./kernel.js"
 import { mapValue } from "./stateless.js"
-import { merge } from "./kernel.js"
 
-/** How a new value of a side is recorded: keep the `first`, the `last`, or all (`product`). */
+/**
+ * How a new value of a side is recorded: keep the `first`, the `last`, or all (`product`).
+ *
+ * @since 0.1.0
+ */
 export type JoinInsertMode = "first" | "last" | "product"
-/** When rows are emitted: once every side has a value (`complete`), on every value (`running`), or at end of input (`final`). */
+/**
+ * When rows are emitted: once every side has a value (`complete`), on every
+ * value (`running`), or at end of input (`final`).
+ *
+ * @since 0.1.0
+ */
 export type JoinEmitMode = "complete" | "final" | "running"
 
-/** A join row: one slot per side, `undefined` where a side has no value. */
+/**
+ * A join row: one slot per side, `undefined` where a side has no value.
+ *
+ * @since 0.1.0
+ */
 export type JoinRow<Sides extends ReadonlyArray<KeyedStream<unknown>>> = {
   -readonly [I in keyof Sides]: (Sides[I] extends KeyedStream<infer V> ? V : never) | undefined
 }
 
-/** The cartesian product of the sides, left-major; an empty side contributes one `undefined`. */
+/**
+ * The rows of a join state: the cartesian product of the sides' values,
+ * left-major, where an empty side contributes one `undefined`. Shared with
+ * the window joins.
+ *
+ * @example
+ * ```ts
+ * op.joinRows([[1, 2], [], [3]])   // [[1, undefined, 3], [2, undefined, 3]]
+ * ```
+ * @since 0.1.0
+ */
 export const joinRows = (seen: ReadonlyArray<ReadonlyArray<unknown>>): Array<Array<unknown>> => {
   let rows: Array<Array<unknown>> = [[]]
-  for (const side of seen) {
+  for (let s = 0; s < seen.length; s++) {
+    const side = seen[s]!
     const values = side.length === 0 ? [undefined] : side
     const next: Array<Array<unknown>> = []
-    for (const row of rows) for (const v of values) next.push([...row, v])
+    for (let r = 0; r < rows.length; r++) {
+      for (let v = 0; v < values.length; v++) {
+        const row = rows[r]!.slice()
+        row.push(values[v])
+        next.push(row)
+      }
+    }
     rows = next
   }
   return rows
 }
 
+const DISCARD = true
+
+/** A value tagged with the index of the side it came from. */
 type Labelled = readonly [side: number, value: unknown]
 
+/** One key's join state: the values seen per side, recorded per the insert mode. */
 class JoinLogic extends StatefulBatchLogic<Labelled, Array<unknown>, Array<Array<unknown>>> {
+  /** How many sides have at least one value. */
+  private filled: number
   constructor(
     private seen: Array<Array<unknown>>,
     private readonly insert: JoinInsertMode,
     private readonly emit: JoinEmitMode
   ) {
     super()
+    this.filled = countFilled(seen)
   }
   onBatch(values: Array<Labelled>): LogicResult<Array<unknown>> {
     const out: Array<Array<unknown>> = []
-    for (const [side, value] of values) {
+    for (let i = 0; i < values.length; i++) {
+      const side = values[i]![0]
+      const value = values[i]![1]
       const slot = this.seen[side]!
-      if (this.insert === "product") slot.push(value)
+      if (slot.length === 0) {
+        slot.push(value)
+        this.filled++
+      } else if (this.insert === "product") slot.push(value)
       else if (this.insert === "last") slot[0] = value
-      else if (slot.length === 0) slot.push(value)
-      if (this.emit === "running") out.push(...joinRows(this.seen))
-      else if (this.emit === "complete" && this.seen.every((s) => s.length > 0)) {
-        out.push(...joinRows(this.seen))
-        // One-shot: a later value for the key starts over.
+      if (this.emit === "running") pushRows(out, this.seen)
+      else if (this.emit === "complete" && this.filled === this.seen.length) {
+        pushRows(out, this.seen)
+        // One-shot: a later value for the key starts over, as with a fresh logic.
         this.seen = this.seen.map(() => [])
+        this.filled = 0
       }
     }
-    const empty = this.seen.every((s) => s.length === 0)
-    return [out, this.emit === "complete" && empty]
+    return [out, this.emit === "complete" && this.filled === 0]
   }
   override onEof(): LogicResult<Array<unknown>> {
-    return [this.emit === "final" ? joinRows(this.seen) : [], true]
+    return [this.emit === "final" ? joinRows(this.seen) : [], DISCARD]
   }
   snapshot(): Array<Array<unknown>> {
     return this.seen.map((s) => s.slice())
   }
+}
+
+const countFilled = (seen: ReadonlyArray<ReadonlyArray<unknown>>): number => {
+  let n = 0
+  for (let s = 0; s < seen.length; s++) if (seen[s]!.length > 0) n++
+  return n
+}
+
+const pushRows = (out: Array<Array<unknown>>, seen: ReadonlyArray<ReadonlyArray<unknown>>): void => {
+  const rows = joinRows(seen)
+  for (let r = 0; r < rows.length; r++) out.push(rows[r]!)
 }
 
 /**
@@ -111,4 +162,5 @@ export const join: <const Sides extends ReadonlyArray<KeyedStream<unknown>>>(
         new JoinLogic(resume ?? Array.from({ length: n }, () => []), insert, emit)
     )
   }
+  // The body works on untyped rows; the signature above gives them their per-side types.
 ) as never

@@ -1,94 +1,140 @@
 /**
  * Stateful operators: one state per key, on the key's worker, snapshotted at
- * epoch close. All are `statefulBatch` with a small logic class.
+ * epoch close. Each is the kernel's `statefulBatch` with a small logic class;
+ * the common ones (`statefulMap`, `foldFinal`, …) loop over a key's whole
+ * batch themselves instead of going through the per-item `stateful` shim.
  *
  * @since 0.1.0
  */
 import { currentStepId, defineOperator, type KeyedStream, type Stream, typeName } from "../Dataflow.js"
 import { type LogicResult, StatefulBatchLogic, type StatefulLogic } from "../StatefulLogic.js"
+import { isIterable, isPair, mustBeFunction, notIterable, notKeyed, shapeName, upPort as up0 } from "./checks.js"
 import { flatMapBatch, statefulBatch } from "./kernel.js"
-import { keyOn, map } from "./stateless.js"
+import { keyOn, mapValue } from "./stateless.js"
 
-const up0 = { ups: [{ name: "up", index: 0, kind: "one" }] } as const
 const RETAIN = false
 const DISCARD = true
 
-const mustBeFunction = (opType: string, name: string, f: unknown): void => {
-  if (typeof f !== "function") {
-    throw new TypeError(`operator '${opType}': '${name}' must be a function; got a \`${typeName(f)}\` instead`)
-  }
+/** Appends the values of `emit` (any iterable) to `out`. */
+const pushAll = <W>(out: Array<W>, emit: Iterable<W>, stepId: string, what: string): void => {
+  if (Array.isArray(emit)) for (let j = 0; j < emit.length; j++) out.push(emit[j])
+  else if (isIterable(emit)) for (const w of emit) out.push(w)
+  else throw notIterable(stepId, what, emit)
 }
 
-/** Runs a per-item {@link StatefulLogic} as batch logic; rebuilds it after a mid-batch discard. */
-class StatefulShim<V, W, S> extends StatefulBatchLogic<V, W, S> {
+// ---------------------------------------------------------------------------
+// stateful
+
+/**
+ * @internal Runs a per-item {@link StatefulLogic} as batch logic: `onItem` per
+ * value; after a mid-batch DISCARD the next value gets a fresh
+ * `builder(undefined)` logic. Everything else delegates.
+ */
+export class StatefulShim<V, W, S> extends StatefulBatchLogic<V, W, S> {
+  private logic: StatefulLogic<V, W, S>
   constructor(
-    private logic: StatefulLogic<V, W, S> | undefined,
-    private readonly builder: (resume: S | undefined) => StatefulLogic<V, W, S>
+    resume: S | undefined,
+    private readonly builder: (resume: S | undefined) => StatefulLogic<V, W, S>,
+    private readonly stepId: string
   ) {
     super()
+    this.logic = this.build(resume)
+  }
+  private build(resume: S | undefined): StatefulLogic<V, W, S> {
+    const logic: unknown = this.builder(resume)
+    if (typeof (logic as { onItem?: unknown } | null | undefined)?.onItem !== "function") {
+      throw new TypeError(
+        `return value of \`builder\` in step '${this.stepId}' must be a \`StatefulLogic\`; got a \`${typeName(logic)}\` ` +
+          "instead; return an instance of a class that extends `StatefulLogic`"
+      )
+    }
+    return logic as StatefulLogic<V, W, S>
   }
   onBatch(values: Array<V>): LogicResult<W> {
     const out: Array<W> = []
-    let discard = false
+    let discard: unknown = RETAIN
     for (let i = 0; i < values.length; i++) {
-      if (this.logic === undefined) this.logic = this.builder(undefined)
-      const r = this.logic.onItem(values[i]!)
-      for (const w of r[0]) out.push(w)
+      if (discard === DISCARD) this.logic = this.build(undefined)
+      const r: unknown = this.logic.onItem(values[i]!)
+      if (!Array.isArray(r) || r.length !== 2) {
+        throw new TypeError(
+          `return value of \`onItem\` in step '${this.stepId}' must be a 2-element array \`[emit, discard]\`; ` +
+            `got a \`${shapeName(r)}\` instead; return e.g. \`[[value], StatefulLogic.RETAIN]\``
+        )
+      }
+      pushAll(out, r[0] as Iterable<W>, this.stepId, "`emit` returned by `onItem`")
       discard = r[1]
-      if (discard === true) this.logic = undefined
-      else if (discard !== false) return [out, discard]
+      if (discard !== RETAIN && discard !== DISCARD) {
+        throw new TypeError(
+          `the discard flag returned by \`onItem\` in step '${this.stepId}' must be a \`boolean\`; ` +
+            `got a \`${typeName(discard)}\` instead; use \`StatefulLogic.RETAIN\` or \`StatefulLogic.DISCARD\``
+        )
+      }
     }
-    return [out, discard]
+    return [out, discard as boolean]
   }
   override onNotify(): LogicResult<W> {
-    return this.logic!.onNotify()
+    return this.logic.onNotify()
   }
   override onEof(): LogicResult<W> {
-    return this.logic!.onEof()
+    return this.logic.onEof()
   }
   override notifyAt(): Date | undefined {
-    return this.logic!.notifyAt()
+    return this.logic.notifyAt()
   }
   snapshot(): S {
-    return this.logic!.snapshot()
+    return this.logic.snapshot()
   }
 }
 
 /**
  * Per-key state with a {@link StatefulLogic}, called once per value.
  * `builder(resumeState)` makes the logic when a key is first seen (with
- * `undefined`) or resumed.
+ * `undefined`) or resumed from a snapshot. `onItem` returns `[emit, discard]`;
+ * every emitted value goes out as `[key, value]`.
  *
  * @example
  * ```ts
+ * class KeepLast extends StatefulLogic<string, readonly [string | undefined, string], string | undefined> {
+ *   constructor(private last: string | undefined) { super() }
+ *   onItem(value: string) {
+ *     const old = this.last
+ *     this.last = value
+ *     return [[[old, value] as const], StatefulLogic.RETAIN] as const
+ *   }
+ *   snapshot() { return this.last }
+ * }
  * const changes = op.stateful("changes", keyed, (resume: string | undefined) => new KeepLast(resume))
+ * // ["a", "a1"], ["a", "a2"] → ["a", [undefined, "a1"]], ["a", ["a1", "a2"]]
  * ```
  * @since 0.1.0
  */
 export const stateful: <V, W, S>(
   stepId: string,
   up: KeyedStream<V>,
-  builder: (resumeState: S | undefined) => StatefulLogic<V, W, S>
+  // `S` is inferred from the logic alone, so a state type that includes `undefined` works.
+  builder: (resumeState: NoInfer<S> | undefined) => StatefulLogic<V, W, S>
 ) => KeyedStream<W> = defineOperator(
   "stateful",
   up0,
   <V, W, S>(up: KeyedStream<V>, builder: (resumeState: S | undefined) => StatefulLogic<V, W, S>): KeyedStream<W> => {
     mustBeFunction("stateful", "builder", builder)
-    return statefulBatch(
-      "statefulBatch",
-      up,
-      (resume: S | undefined) => new StatefulShim<V, W, S>(resume === undefined ? undefined : builder(resume), builder)
-    )
+    const stepId = currentStepId()
+    return statefulBatch("statefulBatch", up, (resume: S | undefined) => new StatefulShim<V, W, S>(resume, builder, stepId))
   }
 )
 
-const notPair = (stepId: string, what: string, r: unknown): TypeError =>
+// ---------------------------------------------------------------------------
+// statefulMap, statefulFlatMap
+
+const notStatePair = (stepId: string, emitName: string, r: unknown): TypeError =>
   new TypeError(
-    `return value of \`mapper\` in step '${stepId}' must be a 2-element array \`[updatedState, ${what}]\`; ` +
-      `got a \`${Array.isArray(r) ? `Array(${r.length})` : typeName(r)}\` instead`
+    `return value of \`mapper\` in step '${stepId}' must be a 2-element array \`[updatedState, ${emitName}]\`; ` +
+      `got a \`${shapeName(r)}\` instead; return e.g. \`[state, ${emitName}] as const\``
   )
 
-class StatefulMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | undefined> {
+/** @internal {@link statefulMap}'s logic: the state in a local across the batch, one emit per value. */
+export class StatefulMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | undefined> {
   constructor(
     private state: S | undefined,
     private readonly mapper: (state: S | undefined, value: V) => readonly [S | undefined, W],
@@ -97,12 +143,14 @@ class StatefulMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | undefined> 
     super()
   }
   onBatch(values: Array<V>): LogicResult<W> {
-    const out: Array<W> = new Array(values.length)
-    let state = this.state
+    const n = values.length
+    const out: Array<W> = new Array(n)
     const mapper = this.mapper
-    for (let i = 0; i < values.length; i++) {
+    let state = this.state
+    for (let i = 0; i < n; i++) {
+      // A mapper returning an `undefined` state mid-batch: the next value sees `undefined`, as after a discard.
       const r = mapper(state, values[i]!)
-      if (!Array.isArray(r) || r.length !== 2) throw notPair(this.stepId, "emitValue", r)
+      if (!Array.isArray(r) || r.length !== 2) throw notStatePair(this.stepId, "emitValue", r)
       state = r[0]
       out[i] = r[1]
     }
@@ -116,7 +164,8 @@ class StatefulMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | undefined> 
 
 /**
  * Per-key state with a plain function: `mapper(state, value)` returns
- * `[newState, emit]`; `emit` is always emitted with the key; a `newState` of
+ * `[updatedState, emitValue]`. `state` is `undefined` for a new key;
+ * `emitValue` is always emitted (as `[key, emitValue]`); an `updatedState` of
  * `undefined` discards the key's state.
  *
  * @example
@@ -125,6 +174,7 @@ class StatefulMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | undefined> 
  *   const next = (sum ?? 0) + x
  *   return [next, next] as const
  * })
+ * // ["a", 1], ["a", 2], ["b", 5] → ["a", 1], ["a", 3], ["b", 5]
  * ```
  * @since 0.1.0
  */
@@ -137,12 +187,13 @@ export const statefulMap: <V, W, S>(
   up0,
   <V, W, S>(up: KeyedStream<V>, mapper: (state: S | undefined, value: V) => readonly [S | undefined, W]): KeyedStream<W> => {
     mustBeFunction("statefulMap", "mapper", mapper)
-    const stepId = `${currentStepId()}.statefulBatch`
+    const stepId = currentStepId()
     return statefulBatch<V, W, S | undefined>("statefulBatch", up, (resume) => new StatefulMapLogic<V, W, S>(resume, mapper, stepId))
   }
 )
 
-class StatefulFlatMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | undefined> {
+/** @internal {@link statefulFlatMap}'s logic: like {@link StatefulMapLogic}, emitting every returned value. */
+export class StatefulFlatMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | undefined> {
   constructor(
     private state: S | undefined,
     private readonly mapper: (state: S | undefined, value: V) => readonly [S | undefined, Iterable<W>],
@@ -152,21 +203,13 @@ class StatefulFlatMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | undefin
   }
   onBatch(values: Array<V>): LogicResult<W> {
     const out: Array<W> = []
+    const mapper = this.mapper
     let state = this.state
     for (let i = 0; i < values.length; i++) {
-      const r = this.mapper(state, values[i]!)
-      if (!Array.isArray(r) || r.length !== 2) throw notPair(this.stepId, "emitValues", r)
+      const r = mapper(state, values[i]!)
+      if (!Array.isArray(r) || r.length !== 2) throw notStatePair(this.stepId, "emitValues", r)
       state = r[0]
-      const ws = r[1] as Iterable<W>
-      if (Array.isArray(ws)) for (let j = 0; j < ws.length; j++) out.push(ws[j])
-      else {
-        if (ws == null || typeof (ws as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function") {
-          throw new TypeError(
-            `the emitted values returned by \`mapper\` in step '${this.stepId}' must be an iterable; got a \`${typeName(ws)}\` instead`
-          )
-        }
-        for (const w of ws) out.push(w)
-      }
+      pushAll(out, r[1] as Iterable<W>, this.stepId, "the values returned by `mapper`")
     }
     this.state = state
     return [out, state === undefined]
@@ -177,13 +220,14 @@ class StatefulFlatMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | undefin
 }
 
 /**
- * Like {@link statefulMap} but `mapper` returns `[newState, values]` and every
- * value is emitted.
+ * Like {@link statefulMap}, but `mapper` returns `[updatedState, emitValues]`
+ * and each of `emitValues` (any iterable) is emitted.
  *
  * @example
  * ```ts
  * const rises = op.statefulFlatMap("rises", keyed, (last: number | undefined, x: number) =>
  *   [x, last === undefined || x > last ? [x] : []] as const)
+ * // ["a", 2], ["a", 5], ["a", 1], ["a", 3] → ["a", 2], ["a", 5], ["a", 3]
  * ```
  * @since 0.1.0
  */
@@ -199,7 +243,7 @@ export const statefulFlatMap: <V, W, S>(
     mapper: (state: S | undefined, value: V) => readonly [S | undefined, Iterable<W>]
   ): KeyedStream<W> => {
     mustBeFunction("statefulFlatMap", "mapper", mapper)
-    const stepId = `${currentStepId()}.statefulBatch`
+    const stepId = currentStepId()
     return statefulBatch<V, W, S | undefined>(
       "statefulBatch",
       up,
@@ -208,38 +252,48 @@ export const statefulFlatMap: <V, W, S>(
   }
 )
 
+// ---------------------------------------------------------------------------
+// The `…Final` operators: one value per key, emitted at end of input
+
+/** Marks "no accumulator yet", since `undefined` may be a legitimate one. */
 const NO_STATE: unique symbol = Symbol("weir/no-state")
 
-class FoldFinalLogic<V, S> extends StatefulBatchLogic<V, S, S> {
+/** @internal {@link foldFinal}'s logic: folds every batch in, emits the accumulator at EOF and discards. */
+export class FoldFinalLogic<V, S> extends StatefulBatchLogic<V, S, S> {
+  private acc: S | typeof NO_STATE
   constructor(
-    private acc: S | typeof NO_STATE,
+    resume: S | undefined,
     private readonly builder: () => S,
     private readonly folder: (acc: S, value: V) => S
   ) {
     super()
+    this.acc = resume === undefined ? NO_STATE : resume
   }
   onBatch(values: Array<V>): LogicResult<S> {
+    const folder = this.folder
     let acc = this.acc === NO_STATE ? this.builder() : this.acc
-    for (let i = 0; i < values.length; i++) acc = this.folder(acc, values[i]!)
+    for (let i = 0; i < values.length; i++) acc = folder(acc, values[i]!)
     this.acc = acc
     return [[], RETAIN]
   }
   override onEof(): LogicResult<S> {
-    return this.acc === NO_STATE ? [[], DISCARD] : [[this.acc], DISCARD]
+    return [this.acc === NO_STATE ? [] : [this.acc], DISCARD]
   }
   snapshot(): S {
-    // Deep-copied so the snapshot can't change when the accumulator is mutated later.
+    // A deep copy: the accumulator may be mutated in place after the snapshot is taken.
     return structuredClone(this.acc as S)
   }
 }
 
 /**
- * Fold each key's values into an accumulator, emitted once at end of input.
- * `builder()` makes the initial accumulator for a key.
+ * Fold each key's values into an accumulator, emitted once at end of input
+ * (then the key is discarded). `builder()` makes a key's first accumulator.
+ * Only useful on finite input.
  *
  * @example
  * ```ts
  * const totals = op.foldFinal("total", keyed, () => 0, (sum: number, x: number) => sum + x)
+ * // ["a", 1], ["b", 5], ["a", 2] → at EOF: ["a", 3], ["b", 5]
  * ```
  * @since 0.1.0
  */
@@ -254,47 +308,16 @@ export const foldFinal: <V, S>(
   <V, S>(up: KeyedStream<V>, builder: () => S, folder: (acc: S, value: V) => S): KeyedStream<S> => {
     mustBeFunction("foldFinal", "builder", builder)
     mustBeFunction("foldFinal", "folder", folder)
-    return statefulBatch(
-      "statefulBatch",
-      up,
-      (resume: S | undefined) => new FoldFinalLogic<V, S>(resume === undefined ? NO_STATE : resume, builder, folder)
-    )
+    return statefulBatch("statefulBatch", up, (resume: S | undefined) => new FoldFinalLogic<V, S>(resume, builder, folder))
   }
 )
 
-/**
- * Reduce each key's values pairwise (the first value starts), emitted once at
- * end of input. Each batch is pre-reduced per key before routing, so
- * `reducer` must be associative.
- *
- * @example
- * ```ts
- * const maxima = op.reduceFinal("max", keyed, (a: number, b: number) => Math.max(a, b))
- * ```
- * @since 0.1.0
- */
-export const reduceFinal: <V>(stepId: string, up: KeyedStream<V>, reducer: (acc: V, value: V) => V) => KeyedStream<V> =
-  defineOperator("reduceFinal", up0, <V>(up: KeyedStream<V>, reducer: (acc: V, value: V) => V): KeyedStream<V> => {
-    mustBeFunction("reduceFinal", "reducer", reducer)
-    const preReduced = flatMapBatch("preReduce", up, (xs: Array<readonly [string, V]>) => {
-      const accs = new Map<string, V>()
-      for (let i = 0; i < xs.length; i++) {
-        const [k, v] = xs[i]!
-        const acc = accs.get(k)
-        accs.set(k, acc === undefined && !accs.has(k) ? v : reducer(acc as V, v))
-      }
-      return accs
-    })
-    return statefulBatch(
-      "statefulBatch",
-      preReduced,
-      (resume: V | undefined) => new ReduceFinalLogic<V>(resume === undefined ? NO_STATE : resume, reducer)
-    )
-  })
-
-class ReduceFinalLogic<V> extends StatefulBatchLogic<V, V, V> {
-  constructor(private acc: V | typeof NO_STATE, private readonly reducer: (acc: V, value: V) => V) {
+/** @internal {@link reduceFinal}'s logic: the first value starts the accumulator. */
+export class ReduceFinalLogic<V> extends StatefulBatchLogic<V, V, V> {
+  private acc: V | typeof NO_STATE
+  constructor(resume: V | undefined, private readonly reducer: (acc: V, value: V) => V) {
     super()
+    this.acc = resume === undefined ? NO_STATE : resume
   }
   onBatch(values: Array<V>): LogicResult<V> {
     let acc = this.acc
@@ -303,7 +326,7 @@ class ReduceFinalLogic<V> extends StatefulBatchLogic<V, V, V> {
     return [[], RETAIN]
   }
   override onEof(): LogicResult<V> {
-    return this.acc === NO_STATE ? [[], DISCARD] : [[this.acc], DISCARD]
+    return [this.acc === NO_STATE ? [] : [this.acc], DISCARD]
   }
   snapshot(): V {
     return structuredClone(this.acc as V)
@@ -311,45 +334,91 @@ class ReduceFinalLogic<V> extends StatefulBatchLogic<V, V, V> {
 }
 
 /**
+ * Reduce each key's values pairwise (the first value starts), emitted once at
+ * end of input. Each batch is first reduced per key on the worker it arrived
+ * at (a combiner), so that one value per key is routed: `reducer` must be
+ * associative.
+ *
+ * @example
+ * ```ts
+ * const maxima = op.reduceFinal("max", keyed, (a: number, b: number) => Math.max(a, b))
+ * // ["a", 1], ["a", 9], ["a", 4] → at EOF: ["a", 9]
+ * ```
+ * @since 0.1.0
+ */
+export const reduceFinal: <V>(stepId: string, up: KeyedStream<V>, reducer: (acc: V, value: V) => V) => KeyedStream<V> =
+  defineOperator("reduceFinal", up0, <V>(up: KeyedStream<V>, reducer: (acc: V, value: V) => V): KeyedStream<V> => {
+    mustBeFunction("reduceFinal", "reducer", reducer)
+    const stepId = currentStepId()
+    const preReduced = flatMapBatch("preReduce", up, (xs: Array<readonly [string, V]>) => {
+      // One [key, acc] per key of the batch, in order of first arrival.
+      const out: Array<[string, V]> = []
+      const indexOf = new Map<string, number>()
+      for (let i = 0; i < xs.length; i++) {
+        const item = xs[i]!
+        if (!isPair(item)) throw notKeyed(stepId, item)
+        const key = item[0]
+        const j = indexOf.get(key)
+        if (j === undefined) {
+          indexOf.set(key, out.length)
+          out.push([key, item[1]])
+        } else {
+          const entry = out[j]!
+          entry[1] = reducer(entry[1], item[1])
+        }
+      }
+      return out
+    })
+    return statefulBatch("statefulBatch", preReduced, (resume: V | undefined) => new ReduceFinalLogic<V>(resume, reducer))
+  })
+
+/**
  * Count items per key, emitted at end of input. The input is not keyed:
  * `key` picks each item's key.
  *
  * @example
  * ```ts
- * const counts = op.countFinal("count", words, (w: string) => w)   // ["a", "b", "a"] → ["a", 2], ["b", 1]
+ * const counts = op.countFinal("count", words, (w: string) => w)
+ * // "a", "b", "a" → at EOF: ["a", 2], ["b", 1]
  * ```
  * @since 0.1.0
  */
 export const countFinal: <X>(stepId: string, up: Stream<X>, key: (item: X) => string) => KeyedStream<number> =
   defineOperator("countFinal", up0, <X>(up: Stream<X>, key: (item: X) => string): KeyedStream<number> => {
-    const ones = map("initCount", keyOn("keyOn", up, key), ([k]: readonly [string, X]) => [k, 1] as const)
+    const ones = mapValue("initCount", keyOn("keyOn", up, key), (_item: X) => 1)
     return reduceFinal("sum", ones, (a: number, b: number) => a + b)
   })
 
 const identity = <V>(v: V): unknown => v
 
 /**
- * The largest value per key (by `by`), emitted at end of input; on ties the earlier value wins.
+ * The largest value per key, comparing `by(value)` (default: the value
+ * itself) with `>`; emitted at end of input. On ties the earlier value wins.
  *
  * @example
  * ```ts
- * const best = op.maxFinal("best", scores, (s: Score) => s.points)
+ * const best = op.maxFinal("best", scores, (s: { user: string; points: number }) => s.points)
  * ```
  * @since 0.1.0
  */
 export const maxFinal: <V>(stepId: string, up: KeyedStream<V>, by?: (value: V) => unknown) => KeyedStream<V> =
-  defineOperator("maxFinal", up0, <V>(up: KeyedStream<V>, by: (value: V) => unknown = identity): KeyedStream<V> =>
-    reduceFinal("reduceFinal", up, (a: V, b: V) => ((by(b) as number) > (by(a) as number) ? b : a)))
+  defineOperator("maxFinal", up0, <V>(up: KeyedStream<V>, by: (value: V) => unknown = identity): KeyedStream<V> => {
+    mustBeFunction("maxFinal", "by", by)
+    return reduceFinal("reduceFinal", up, (a: V, b: V) => ((by(b) as number) > (by(a) as number) ? b : a))
+  })
 
 /**
- * The smallest value per key (by `by`), emitted at end of input; on ties the earlier value wins.
+ * The smallest value per key, comparing `by(value)` (default: the value
+ * itself) with `<`; emitted at end of input. On ties the earlier value wins.
  *
  * @example
  * ```ts
- * const cheapest = op.minFinal("cheapest", offers, (o: Offer) => o.price)
+ * const cheapest = op.minFinal("cheapest", offers, (o: { sku: string; price: number }) => o.price)
  * ```
  * @since 0.1.0
  */
 export const minFinal: <V>(stepId: string, up: KeyedStream<V>, by?: (value: V) => unknown) => KeyedStream<V> =
-  defineOperator("minFinal", up0, <V>(up: KeyedStream<V>, by: (value: V) => unknown = identity): KeyedStream<V> =>
-    reduceFinal("reduceFinal", up, (a: V, b: V) => ((by(b) as number) < (by(a) as number) ? b : a)))
+  defineOperator("minFinal", up0, <V>(up: KeyedStream<V>, by: (value: V) => unknown = identity): KeyedStream<V> => {
+    mustBeFunction("minFinal", "by", by)
+    return reduceFinal("reduceFinal", up, (a: V, b: V) => ((by(b) as number) < (by(a) as number) ? b : a))
+  })

@@ -1,30 +1,15 @@
 /**
  * Stateless operators, each a few lines over the kernel's `flatMapBatch` (or
- * `inspectDebug`). Hot loops are plain indexed loops over the batch.
+ * `inspectDebug`). Per-item work is declared as an {@link ItemStage} so the
+ * runtime can fuse a chain of such steps into one loop; the batch form is a
+ * plain indexed loop over the batch.
  *
  * @since 0.1.0
  */
 import { currentStepId, defineOperator, type KeyedStream, type Stream, typeName } from "../Dataflow.js"
 import type { ItemStage } from "../internal/kernel.js"
+import { isIterable, isPair, mustBeFunction, notIterable, notKeyed, upPort as up0 } from "./checks.js"
 import { flatMapBatch, flatMapBatchStage, inspectDebug, repr } from "./kernel.js"
-
-const up0 = { ups: [{ name: "up", index: 0, kind: "one" }] } as const
-
-const mustBeFunction = (opType: string, name: string, f: unknown): void => {
-  if (typeof f !== "function") {
-    throw new TypeError(`operator '${opType}': '${name}' must be a function; got a \`${typeName(f)}\` instead`)
-  }
-}
-
-/** The error for an item that is not a `[key, value]` pair. */
-const notKeyed = (stepId: string, item: unknown): TypeError =>
-  new TypeError(
-    `step '${stepId}' requires \`[key, value]\` 2-element arrays from upstream; got a \`${
-      Array.isArray(item) ? `Array(${item.length})` : typeName(item)
-    }\` instead; key the stream first, e.g. with \`op.keyOn\``
-  )
-
-const isPair = (item: unknown): item is readonly [string, unknown] => Array.isArray(item) && item.length === 2
 
 /** The batch form of a per-item stage: one plain loop over the batch. */
 const batchOf = (stage: ItemStage): ((xs: Array<unknown>) => Array<unknown>) => {
@@ -97,13 +82,11 @@ export const mapValue: <V, W>(stepId: string, up: KeyedStream<V>, mapper: (value
     })
   })
 
-const booleanOf = (stepId: string, r: unknown): boolean => {
-  if (r === true || r === false) return r
-  throw new TypeError(
+const notBoolean = (stepId: string, r: unknown): TypeError =>
+  new TypeError(
     `return value of \`predicate\` in step '${stepId}' must be a \`boolean\`; got a \`${typeName(r)}\` instead; ` +
       "return `true` to keep the item and `false` to drop it"
   )
-}
 
 /**
  * Keep the items for which `predicate` returns `true` (it must return a
@@ -122,8 +105,9 @@ export const filter: {
   mustBeFunction("filter", "predicate", predicate)
   const stepId = currentStepId()
   return itemStep(up, "filter", (x: X) => {
-    const r = predicate(x)
-    return r === true || r === false ? r : booleanOf(stepId, r)
+    const r: unknown = predicate(x)
+    if (r !== true && r !== false) throw notBoolean(stepId, r)
+    return r
   })
 })
 
@@ -142,7 +126,9 @@ export const filterValue: <V>(stepId: string, up: KeyedStream<V>, predicate: (va
     const stepId = currentStepId()
     return itemStep(up, "filter", (item: readonly [string, V]) => {
       if (!isPair(item)) throw notKeyed(stepId, item)
-      return booleanOf(stepId, predicate(item[1]))
+      const r: unknown = predicate(item[1])
+      if (r !== true && r !== false) throw notBoolean(stepId, r)
+      return r
     })
   })
 
@@ -188,13 +174,6 @@ export const filterMapValue: <V, W>(
   }
 )
 
-const iterableOf = (stepId: string, what: string, u: unknown): Iterable<unknown> => {
-  if (u != null && typeof (u as { [Symbol.iterator]?: unknown })[Symbol.iterator] === "function") {
-    return u as Iterable<unknown>
-  }
-  throw new TypeError(`${what} in step '${stepId}' must be an iterable; got a \`${typeName(u)}\` instead`)
-}
-
 /**
  * Map every item to any number of items (an array, a generator, any iterable).
  *
@@ -213,7 +192,8 @@ export const flatMap: <X, Y>(stepId: string, up: Stream<X>, mapper: (item: X) =>
       for (let i = 0; i < xs.length; i++) {
         const ys = mapper(xs[i]!)
         if (Array.isArray(ys)) for (let j = 0; j < ys.length; j++) out.push(ys[j])
-        else for (const y of iterableOf(stepId, "return value of `mapper`", ys) as Iterable<Y>) out.push(y)
+        else if (isIterable(ys)) for (const y of ys) out.push(y)
+        else throw notIterable(stepId, "return value of `mapper`", ys)
       }
       return out
     })
@@ -238,7 +218,10 @@ export const flatMapValue: <V, W>(stepId: string, up: KeyedStream<V>, mapper: (v
         const item = xs[i]!
         if (!isPair(item)) throw notKeyed(stepId, item)
         const key = item[0]
-        for (const w of iterableOf(stepId, "return value of `mapper`", mapper(item[1])) as Iterable<W>) out.push([key, w])
+        const ws = mapper(item[1])
+        if (Array.isArray(ws)) for (let j = 0; j < ws.length; j++) out.push([key, ws[j]])
+        else if (isIterable(ws)) for (const w of ws) out.push([key, w])
+        else throw notIterable(stepId, "return value of `mapper`", ws)
       }
       return out
     })
@@ -263,13 +246,12 @@ export const flatten: <X>(stepId: string, up: Stream<Iterable<X>>) => Stream<X> 
       for (let i = 0; i < xs.length; i++) {
         const it = xs[i]
         if (Array.isArray(it)) for (let j = 0; j < it.length; j++) out.push(it[j])
+        else if (isIterable(it)) for (const x of it) out.push(x)
         else {
-          if (it == null || typeof (it as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== "function") {
-            throw new TypeError(
-              `step '${stepId}' requires upstream items to be iterables; got a \`${typeName(it)}\` instead`
-            )
-          }
-          for (const x of it) out.push(x)
+          throw new TypeError(
+            `step '${stepId}' requires upstream items to be iterables; got a \`${typeName(it)}\` instead; ` +
+              "use `op.flatMap` to turn each item into an array first"
+          )
         }
       }
       return out
@@ -369,20 +351,21 @@ export const raises: <X>(stepId: string, up: Stream<X>) => void = defineOperator
 })
 
 /**
- * A helper for `map`: returns a function that replaces `obj[key]` with
- * `mapper(obj[key])` and returns the object.
+ * A helper for `map` over objects: returns a function that replaces
+ * `obj[key]` with `mapper(obj[key])`, in place, and returns the object.
  *
  * @example
  * ```ts
- * const bumped = op.map("bump", rows, mapDictValue("a", (a: number) => a + 1))
+ * const bumped = op.map("bump", rows, op.mapDictValue("a", (a: number) => a + 1))
+ * // { a: 0, b: 0 } → { a: 1, b: 0 }
  * ```
  * @since 0.1.0
  */
-export const mapDictValue = <T extends Record<K, unknown>, K extends keyof T>(
+export const mapDictValue = <K extends PropertyKey, A>(
   key: K,
-  mapper: (value: T[K]) => T[K]
-): ((obj: T) => T) =>
-(obj) => {
-  obj[key] = mapper(obj[key])
+  mapper: (value: A) => A
+): (<T extends { [P in K]: A }>(obj: T) => T) =>
+<T extends { [P in K]: A }>(obj: T): T => {
+  obj[key] = mapper(obj[key]) as T[K]
   return obj
 }
