@@ -19,8 +19,12 @@ import { EOF } from "./inputs.js"
  * ```
  * @since 0.1.0
  */
-export function* batch<X>(items: Iterable<X>, size: number): Generator<Array<X>, void, undefined> {
+export const batch = <X>(items: Iterable<X>, size: number): Generator<Array<X>, void, undefined> => {
   checkSize(size)
+  return chunks(items, size)
+}
+
+function* chunks<X>(items: Iterable<X>, size: number): Generator<Array<X>, void, undefined> {
   let chunk: Array<X> = []
   for (const x of items) {
     chunk.push(x)
@@ -49,12 +53,20 @@ const checkSize = (size: number): void => {
  * ```
  * @since 0.1.0
  */
-export function* batchGetter<X, Y = undefined>(
+export const batchGetter = <X, Y = undefined>(
   getter: () => X | Y | typeof EOF,
   size: number,
   yieldOn?: Y
-): Generator<Array<Exclude<X, Y>>, void, undefined> {
+): Generator<Array<Exclude<X, Y>>, void, undefined> => {
   checkSize(size)
+  return gets(getter, size, yieldOn)
+}
+
+function* gets<X, Y>(
+  getter: () => X | Y | typeof EOF,
+  size: number,
+  yieldOn: Y | undefined
+): Generator<Array<Exclude<X, Y>>, void, undefined> {
   for (;;) {
     const chunk: Array<Exclude<X, Y>> = []
     let ended = false
@@ -85,71 +97,117 @@ export function* batchGetter<X, Y = undefined>(
  * ```
  * @since 0.1.0
  */
-export function* batchGetterEx<X>(
+export const batchGetterEx = <X>(
   getter: () => X | typeof EOF,
   size: number,
   isEmpty: (error: unknown) => boolean
-): Generator<Array<X>, void, undefined> {
-  const EMPTY: unique symbol = Symbol("empty")
-  yield* batchGetter<X | typeof EMPTY, typeof EMPTY>(() => {
+): Generator<Array<X>, void, undefined> =>
+  batchGetter<X | typeof EMPTY, typeof EMPTY>(() => {
     try {
       return getter()
     } catch (e) {
       if (isEmpty(e)) return EMPTY
       throw e
     }
-  }, size, EMPTY)
-}
+  }, size, EMPTY) as Generator<Array<X>, void, undefined>
 
-/** What {@link batchAsync} returns: call `next()` from `nextBatch`. */
+/** What {@link batchGetterEx}'s getter gives {@link batchGetter} for "nothing right now". */
+const EMPTY: unique symbol = Symbol("empty")
+
+/** What a timed-out read resolves with, inside {@link batchAsync}. */
+const TIMED_OUT: unique symbol = Symbol("timed out")
+
+/**
+ * What {@link batchAsync} returns: call `next()` from `nextBatch` and return
+ * its Promise (the runtime keeps polling other partitions while it waits).
+ *
+ * @example
+ * ```ts
+ * const batcher: AsyncBatcher<string> = batchAsync(messages, "50 millis", 100)
+ * const part = { nextBatch: () => batcher.next() }
+ * ```
+ * @since 0.1.0
+ */
 export interface AsyncBatcher<X> {
-  /** The next batch: up to `size` items, whatever arrived within the timeout (maybe none), or `EOF`. */
+  /**
+   * The next batch: up to `size` items, or whatever arrived within the
+   * timeout (maybe none); after the iterable ends, its last partial batch
+   * (if not empty), then {@link EOF} on every call. An error thrown by the
+   * iterable rejects the call it is read in.
+   */
   next(): Promise<Array<X> | typeof EOF>
 }
 
 /**
- * Batches from an async iterable: each `next()` gathers items for up to
- * `timeout` or until `size` of them arrived. A pending read is kept for the
- * next batch, so nothing is lost; a final partial batch is returned before
- * `EOF`.
+ * Batches from an async iterable, for a `nextBatch` that must not block.
+ *
+ * Bytewax runs the async iterator on a private event loop inside a blocking
+ * call; JavaScript has one event loop, so here each `next()` returns a
+ * Promise instead. It resolves with up to `size` items, or with what arrived
+ * when `timeout` passes (an empty array if nothing did). A read still pending
+ * at the timeout is kept and is the first read of the following batch, so no
+ * item is lost or read twice. When the iterable ends, the final partial batch
+ * is returned (never an empty one), then `EOF`.
+ *
+ * Call `next()` again only after the previous Promise settled (the runtime
+ * does so: it waits for one `nextBatch` before asking for another).
  *
  * @example
  * ```ts
- * const batcher = batchAsync(socketMessages(), "100 millis", 500)
+ * async function* ticks() { for (let i = 0; i < 5; i++) yield i }
+ * const batcher = batchAsync(ticks(), "1 second", 2)
+ * await batcher.next() // [0, 1]
+ * await batcher.next() // [2, 3]
+ * await batcher.next() // [4]
+ * await batcher.next() // EOF
+ *
+ * // as a partition
  * const part = { nextBatch: () => batcher.next() }
  * ```
  * @since 0.1.0
  */
 export const batchAsync = <X>(items: AsyncIterable<X>, timeout: Duration.Input, size: number): AsyncBatcher<X> => {
   checkSize(size)
-  const timeoutMs = Duration.toMillis(Duration.fromInputUnsafe(timeout))
+  const timeoutMs = Math.max(0, Duration.toMillis(Duration.fromInputUnsafe(timeout)))
   const it = items[Symbol.asyncIterator]()
   let pending: Promise<IteratorResult<X>> | undefined
   let done = false
-  const TIMEOUT = Symbol("timeout")
+  const read = (): Promise<IteratorResult<X>> => {
+    if (pending === undefined) {
+      pending = it.next()
+      // A read left pending at a timeout may fail before anyone awaits it
+      // again; mark it handled so that is not an unhandled rejection.
+      pending.catch(() => {})
+    }
+    return pending
+  }
   return {
     async next() {
       if (done) return EOF
       const out: Array<X> = []
-      const deadline = Date.now() + timeoutMs
-      while (out.length < size) {
-        pending ??= it.next()
-        const left = deadline - Date.now()
-        let timer: ReturnType<typeof setTimeout> | undefined
-        const r = await Promise.race([
-          pending,
-          new Promise<typeof TIMEOUT>((resolve) => {
-            timer = setTimeout(() => resolve(TIMEOUT), Math.max(0, left))
-          })
-        ])
-        clearTimeout(timer)
-        if (r === TIMEOUT) break
-        pending = undefined
-        if (r.done) {
-          done = true
-          break
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const timedOut = new Promise<typeof TIMED_OUT>((resolve) => {
+        timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs)
+      })
+      try {
+        while (out.length < size) {
+          let r: IteratorResult<X> | typeof TIMED_OUT
+          try {
+            r = await Promise.race([read(), timedOut])
+          } catch (e) {
+            pending = undefined
+            throw e
+          }
+          if (r === TIMED_OUT) break
+          pending = undefined
+          if (r.done === true) {
+            done = true
+            break
+          }
+          out.push(r.value)
         }
-        out.push(r.value)
+      } finally {
+        clearTimeout(timer)
       }
       if (done && out.length === 0) return EOF
       return out

@@ -34,16 +34,28 @@ export type TestingSourceItem<X> = X | EofSentinel | AbortSentinel | PauseSentin
  * partition named `"iterable"`. Resume state is the number of elements
  * consumed, so reuse the same array (and sentinel instances) across runs.
  *
- * Sentinels: `new TestingSource.EOF()` ends the partition (a rerun continues
- * after it), `new TestingSource.ABORT()` aborts the run once (simulating a
- * crash), `new TestingSource.PAUSE(duration)` ends the batch and sleeps.
+ * Sentinels end the batch they are met in:
+ * - `new TestingSource.EOF()` then ends the partition; a rerun with recovery
+ *   continues after it.
+ * - `new TestingSource.ABORT()` then aborts the run (`AbortExecution`,
+ *   simulating a crash). Only the first time: the instance remembers it fired,
+ *   and later runs skip it. One worker only.
+ * - `new TestingSource.PAUSE(duration)` asks not to be polled again before
+ *   `duration` has passed on the run's clock (instant on a `VirtualClock`).
+ *
+ * When a batch would be empty the sentinel acts at once. Unlike Bytewax, every
+ * element met (sentinels included) counts in the resume state, so resuming
+ * twice past a PAUSE or ABORT never replays an item.
  *
  * @example
  * ```ts
  * const items = [0, 1, new TestingSource.ABORT(), 2]
+ * const out: number[] = []
  * const flow = new Dataflow("test")
  * op.input("inp", flow, new TestingSource(items)).then(op.output, "out", new TestingSink(out))
- * await runMain(flow) // out: [0, 1]; running again continues with 2
+ * const recovery = new InMemoryRecovery()
+ * await runMain(flow, { epochInterval: 0, recovery }) // out: [0, 1]
+ * await runMain(flow, { epochInterval: 0, recovery }) // out: [0, 1, 2]
  * ```
  * @since 0.1.0
  */
@@ -72,34 +84,35 @@ export class TestingSource<X> extends FixedPartitionedSource<X, number> {
 
 class TestingPartition<X> implements StatefulSourcePartition<X, number> {
   private awake: Date | undefined = undefined
+  /** A sentinel ended the last batch early: what the next call does. */
   private pendingEnd: "eof" | "abort" | undefined = undefined
   constructor(
     private readonly items: ReadonlyArray<TestingSourceItem<X>>,
     private readonly batchSize: number,
+    /** Elements consumed: the resume state. */
     private index: number
   ) {}
 
   nextBatch(): Array<X> | typeof EOF {
-    if (this.pendingEnd === "eof") return EOF
-    if (this.pendingEnd === "abort") {
-      this.pendingEnd = undefined
-      throw new AbortExecution()
-    }
+    if (this.pendingEnd !== undefined) return this.end()
     this.awake = undefined
     const batch: Array<X> = []
     while (batch.length < this.batchSize && this.index < this.items.length) {
       const item = this.items[this.index]!
       if (item instanceof EofSentinel) {
+        // Counted, so a rerun continues after it.
         this.index++
         this.pendingEnd = "eof"
         break
       }
       if (item instanceof AbortSentinel) {
-        // Not counted in the resume state: a rerun starts at it and skips it.
-        this.index++
-        if (item.triggered) continue
+        if (item.triggered) {
+          // Skipped by reruns, and counted, so a later resume starts after it.
+          this.index++
+          continue
+        }
+        // Not counted yet: a snapshot taken now points at it, and the rerun skips it.
         item.triggered = true
-        this.index--
         this.pendingEnd = "abort"
         break
       }
@@ -111,10 +124,18 @@ class TestingPartition<X> implements StatefulSourcePartition<X, number> {
       batch.push(item)
       this.index++
     }
-    if (batch.length === 0 && this.pendingEnd === undefined && this.awake === undefined && this.index >= this.items.length) {
-      return EOF
+    if (batch.length > 0 || this.awake !== undefined) return batch
+    // Nothing to emit: a sentinel that ends the partition or the run acts at once.
+    if (this.pendingEnd !== undefined) return this.end()
+    return EOF
+  }
+
+  private end(): typeof EOF {
+    if (this.pendingEnd === "abort") {
+      this.pendingEnd = undefined
+      throw new AbortExecution()
     }
-    return batch
+    return EOF
   }
 
   nextAwake(): Date | undefined {
@@ -124,4 +145,23 @@ class TestingPartition<X> implements StatefulSourcePartition<X, number> {
   snapshot(): number {
     return this.index
   }
+}
+
+/**
+ * The sentinel types, for annotating item lists:
+ * `Array<number | TestingSource.EOF | TestingSource.ABORT>`.
+ *
+ * @example
+ * ```ts
+ * const items: Array<number | TestingSource.EOF> = [1, new TestingSource.EOF(), 2]
+ * ```
+ * @since 0.1.0
+ */
+export declare namespace TestingSource {
+  /** See {@link TestingSource}: ends the partition. */
+  type EOF = EofSentinel
+  /** See {@link TestingSource}: aborts the run once. */
+  type ABORT = AbortSentinel
+  /** See {@link TestingSource}: pauses the partition. */
+  type PAUSE = PauseSentinel
 }

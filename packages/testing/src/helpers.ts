@@ -7,7 +7,16 @@ import { EOF, type StatefulSourcePartition, type StatelessSourcePartition } from
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
-/** Raised by {@link pollNextBatch} when no items arrive in time. */
+/**
+ * Raised by {@link pollNextBatch} when no items arrive in time. Its `name` is
+ * `"TimeoutError"`, as Python's.
+ *
+ * @example
+ * ```ts
+ * await expect(pollNextBatch(part, "100 millis")).rejects.toBeInstanceOf(PollTimeoutError)
+ * ```
+ * @since 0.1.0
+ */
 export class PollTimeoutError extends Error {
   constructor(message: string) {
     super(message)
@@ -17,8 +26,11 @@ export class PollTimeoutError extends Error {
 
 /**
  * Call `nextBatch` until it returns items (awaiting Promises and running
- * Effects); resolves with them, or with `EOF` if the partition ends. Rejects
- * after `timeout` (default 5 seconds).
+ * Effects), 1 ms apart; resolves with them as an array, or with `EOF` if the
+ * partition ends. Rejects with a {@link PollTimeoutError} when `timeout`
+ * (default 5 seconds) passes first, including while a `nextBatch` is still
+ * pending; an error from `nextBatch` rejects as is. Honours neither
+ * `nextAwake` nor a run's clock: it is for testing a partition by itself.
  *
  * @example
  * ```ts
@@ -31,16 +43,32 @@ export const pollNextBatch = async <X>(
   partition: StatefulSourcePartition<X, unknown> | StatelessSourcePartition<X>,
   timeout: Duration.Input = "5 seconds"
 ): Promise<Array<X> | typeof EOF> => {
-  const deadline = Date.now() + Duration.toMillis(Duration.fromInputUnsafe(timeout))
+  const limit = Duration.fromInputUnsafe(timeout)
+  const deadline = Date.now() + Duration.toMillis(limit)
+  const timedOut = () => new PollTimeoutError(`no items within ${Duration.format(limit)}`)
   for (;;) {
     const r = partition.nextBatch()
-    const batch = Effect.isEffect(r) ? await Effect.runPromise(r as Effect.Effect<Iterable<X> | typeof EOF, unknown>) : await r
+    const batch = Effect.isEffect(r) || r instanceof Promise ? await beforeDeadline(r, deadline, timedOut) : r
     if (batch === EOF) return EOF
     const items = Array.from(batch)
     if (items.length > 0) return items
-    if (Date.now() >= deadline) throw new PollTimeoutError(`no items within ${Duration.format(Duration.fromInputUnsafe(timeout))}`)
+    if (Date.now() >= deadline) throw timedOut()
     await new Promise((resolve) => setTimeout(resolve, 1))
   }
+}
+
+/** Wait for an asynchronous batch, or reject once `deadline` has passed. */
+const beforeDeadline = <A>(
+  r: Promise<A> | Effect.Effect<A, unknown>,
+  deadline: number,
+  timedOut: () => Error
+): Promise<A> => {
+  const p = Effect.isEffect(r) ? Effect.runPromise(r) : r
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(timedOut()), Math.max(0, deadline - Date.now()))
+  })
+  return Promise.race([p, late]).finally(() => clearTimeout(timer))
 }
 
 /**

@@ -15,12 +15,20 @@ export interface RandomMetricState {
 
 /**
  * Emits `[metricName, value]` once per `interval` (the first at once) until
- * `count` values were emitted. One partition named after the metric;
- * resumable.
+ * `count` values were emitted, then ends. One partition named after the
+ * metric; resumable (the state is when the next value is due and how many
+ * were emitted).
+ *
+ * Values come at a fixed cadence: each is due one `interval` after the
+ * previous one was due (not after it was emitted), on the run's clock, so a
+ * run on a virtual clock is deterministic. As in Bytewax, a run resumed long
+ * after the last one first catches up on the values it missed. Defaults: `interval` 700 ms,
+ * `count` unlimited, `nextRandom` an integer in 0..9.
  *
  * @example
  * ```ts
  * const volts = op.input("volts", flow, new RandomMetricSource("volts", { interval: "100 millis", count: 50 }))
+ * // ["volts", 3], ["volts", 7], … one every 100 ms, 50 in all
  * ```
  * @since 0.1.0
  */
@@ -55,7 +63,7 @@ export class RandomMetricSource extends FixedPartitionedSource<readonly [string,
       nextBatch: () => {
         if (count >= this.count) return EOF
         count++
-        awakeAt = nowMillis() + this.intervalMs
+        awakeAt += this.intervalMs
         return [[this.metricName, this.nextRandom()] as const]
       },
       nextAwake: () => new Date(awakeAt),

@@ -17,9 +17,10 @@ import { DynamicSink, type StatelessSinkPartition } from "../outputs.js"
  * @since 0.1.0
  */
 export class StdOutSink extends DynamicSink<unknown> {
-  build(): StatelessSinkPartition<unknown> {
+  build(_stepId: string, _workerIndex: number, _workerCount: number): StatelessSinkPartition<unknown> {
     return {
       writeBatch: (items) => {
+        if (items.length === 0) return
         let text = ""
         for (let i = 0; i < items.length; i++) text += `${String(items[i])}\n`
         process.stdout.write(text)
