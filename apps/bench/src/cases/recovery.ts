@@ -46,8 +46,25 @@ const pgUrl = (): string | undefined => {
   }
 }
 
+/** psql, to drop the schemas the runs made once timing is over (the cluster is shared with the tests). */
+const psql = (): string => {
+  const versions = fs.existsSync("/usr/lib/postgresql") ? fs.readdirSync("/usr/lib/postgresql").sort() : []
+  const bin = versions.map((v) => `/usr/lib/postgresql/${v}/bin/psql`).filter((f) => fs.existsSync(f)).pop()
+  return bin ?? "psql"
+}
+const dropSchema = (url: string, schema: string): void => {
+  try {
+    execFileSync(psql(), [url, "-qAt", "-c", `DROP SCHEMA IF EXISTS "${schema}" CASCADE`], { stdio: "ignore" })
+  } catch {
+    console.error(`could not drop the bench's PostgreSQL schema '${schema}'; drop it by hand`)
+  }
+}
+
 let pgSchemas = 0
+const pgCreated: Array<readonly [url: string, schema: string]> = []
+let pgMissing = false
 export const recovery: BenchCase = {
+  id: "recovery",
   name: "recovery: keyed running sum over 100,000 keys, 1-second epochs",
   unit: "item",
   async variants({ items }) {
@@ -77,12 +94,14 @@ export const recovery: BenchCase = {
       }
     })
     const url = pgUrl()
+    pgMissing = url === undefined
     if (url !== undefined) {
       variants.push({
         name: "PostgreSQL store",
         items,
         run: async () => {
           const schema = `bench_${process.pid}_${pgSchemas++}`
+          pgCreated.push([url, schema])
           await initPostgres(url, 1, { schema })
           await once(timed("PostgreSQL store", new PostgresRecoveryConfig(url, { schema })))
         }
@@ -90,8 +109,12 @@ export const recovery: BenchCase = {
     }
     return variants
   },
+  cleanup() {
+    for (const [url, schema] of pgCreated.splice(0)) dropSchema(url, schema)
+  },
   notes() {
     const lines: Array<string> = []
+    if (pgMissing) lines.push("PostgreSQL store: not run (WEIR_PG_URL unset and scripts/postgres.sh could not start one)")
     for (const [label, times] of commitTimes) {
       const s = [...times].sort((a, b) => a - b)
       lines.push(`median epoch commit, ${label}: ${s[Math.floor(s.length / 2)]!.toFixed(1)} ms over ${s.length} commits`)

@@ -96,7 +96,8 @@ const handRun = (n: number, bursts: boolean, sessions: boolean): number => {
   return closed + open.size
 }
 
-const windowCase = (name: string, bursts: boolean, sessions: boolean): BenchCase => ({
+const windowCase = (id: string, name: string, bursts: boolean, sessions: boolean): BenchCase => ({
+  id,
   name,
   unit: "event",
   variants({ items }) {
@@ -115,5 +116,8 @@ const windowCase = (name: string, bursts: boolean, sessions: boolean): BenchCase
   }
 })
 
-export const tumblingWindows = windowCase("windowing: 1-minute tumbling foldWindow sum, 1,000 keys, EventClock wait 0", false, false)
-export const sessionWindows = windowCase("windowing: 10-second sessions foldWindow sum, 1,000 keys, EventClock wait 0", true, true)
+export const tumblingWindows = windowCase("tumbling", "windowing: 1-minute tumbling foldWindow sum, 1,000 keys, EventClock wait 0", false, false)
+export const sessionWindows = windowCase("sessions", "windowing: 10-second sessions foldWindow sum, 1,000 keys, EventClock wait 0", true, true)
+
+/** Run order: tumbling first. */
+export const cases = [tumblingWindows, sessionWindows]
