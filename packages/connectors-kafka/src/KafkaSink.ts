@@ -1,0 +1,256 @@
+/**
+ * Writing a stream of {@link KafkaSinkMessage}s to Kafka.
+ *
+ * @since 0.1.0
+ */
+import type { DeliveryReport, LibrdKafkaError, MessageHeader } from "@confluentinc/kafka-javascript"
+import { DynamicSink, type StatelessSinkPartition } from "@weir/core"
+import { clientConfig, stringList } from "./internal/arguments.js"
+import { type ClientConfig, connectProducer, disconnect, flush, type Producer } from "./internal/client.js"
+import { describeClientError, describeInfo, ERR, infoOfClientEvent } from "./internal/errors.js"
+import { type KafkaSinkMessage, KafkaSourceMessage } from "./messages.js"
+
+/**
+ * Options of {@link KafkaSink}.
+ *
+ * @example
+ * ```ts
+ * new KafkaSink(brokers, "out", { addConfig: { "compression.type": "zstd", "linger.ms": 20 } })
+ * ```
+ * @since 0.1.0
+ */
+export interface KafkaSinkOptions {
+  /** librdkafka producer settings, applied last (`acks`, `linger.ms`, `compression.type`, security, …). */
+  readonly addConfig?: Readonly<Record<string, string | number | boolean>>
+}
+
+/** How long closing waits for messages still queued. */
+const CLOSE_FLUSH_MS = 30_000
+/** The longest a flush (see `writeBatch`) may occupy a thread of the client's pool. */
+const FLUSH_MS = 5_000
+/** How long to wait before retrying when the producer's local queue is full. */
+const QUEUE_FULL_BACKOFF_MS = 2
+
+/**
+ * Writes {@link KafkaSinkMessage}s to Kafka with one producer per worker. Each
+ * message goes to its own `topic` if it has one, else to the sink's `topic`
+ * (with neither, the run fails); a {@link KafkaSourceMessage} is written as its
+ * `toSink()` (key, value and headers). A message's `key`, `headers`, `timestamp` and `partition` are
+ * honoured (no partition: the producer's partitioner picks one from the key).
+ *
+ * A batch counts as written only once Kafka has acknowledged every message in
+ * it, so a snapshot never covers an unconfirmed write; a delivery failure fails
+ * the run, naming the topic and partition. The idempotent producer is on by
+ * default (`enable.idempotence`, which implies `acks=all`): retries do not
+ * duplicate. At-least-once across a resume: messages of the resume epoch are
+ * written again.
+ *
+ * @example
+ * ```ts
+ * import { Dataflow, op } from "@weir/core"
+ * import { KafkaSink } from "@weir/connectors-kafka"
+ * import { TestingSource } from "@weir/testing"
+ *
+ * const flow = new Dataflow("greet")
+ * const names = op.input("in", flow, new TestingSource(["ada", "grace"]))
+ * op.output("out", op.map("msg", names, (n: string) => ({ key: n, value: `hello ${n}` })), new KafkaSink(["127.0.0.1:9092"], "greetings"))
+ * ```
+ * @since 0.1.0
+ */
+export class KafkaSink extends DynamicSink<KafkaSinkMessage> {
+  readonly brokers: ReadonlyArray<string>
+  readonly topic: string | undefined
+  readonly addConfig: ClientConfig
+
+  constructor(brokers: Iterable<string>, topic?: string, options: KafkaSinkOptions = {}) {
+    super()
+    this.brokers = stringList("brokers", brokers)
+    if (topic !== undefined && (typeof topic !== "string" || topic.length === 0)) {
+      throw new TypeError(`topic must be a non-empty string or undefined; got ${String(topic)}`)
+    }
+    this.topic = topic
+    this.addConfig = clientConfig(options.addConfig)
+  }
+
+  /** This worker's producer. */
+  async build(_stepId: string, workerIndex: number, _workerCount: number): Promise<StatelessSinkPartition<KafkaSinkMessage>> {
+    let producer: Producer
+    try {
+      producer = await connectProducer({
+        "bootstrap.servers": this.brokers.join(","),
+        "enable.idempotence": true,
+        "client.id": `weir-sink-${workerIndex}`,
+        dr_cb: true,
+        ...this.addConfig
+      })
+    } catch (e) {
+      throw new Error(`error connecting a Kafka producer: ${describeClientError(e)}`, { cause: e })
+    }
+    return new KafkaSinkPartition(producer, this.topic)
+  }
+}
+
+/** The outcome of one batch: settles when every message in it has a delivery report. */
+class Delivery {
+  readonly promise: Promise<void>
+  private remaining: number
+  private failure: Error | undefined = undefined
+  settled = false
+  private resolve!: () => void
+  private reject!: (e: Error) => void
+
+  constructor(count: number) {
+    this.remaining = count
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
+    })
+  }
+
+  delivered(err: LibrdKafkaError | null | undefined, report: DeliveryReport): void {
+    if (err && this.failure === undefined) {
+      this.failure = new Error(
+        `error producing to Kafka topic '${report.topic}' partition ${report.partition}: ${describeClientError(err)}`,
+        { cause: err }
+      )
+    }
+    if (--this.remaining === 0) this.settle()
+  }
+
+  /** Some messages were never queued: they will have no report. */
+  notQueued(count: number, cause: Error): void {
+    this.failure ??= cause
+    this.remaining -= count
+    if (this.remaining === 0) this.settle()
+  }
+
+  fail(e: Error): void {
+    this.failure ??= e
+    this.remaining = 0
+    this.settle()
+  }
+
+  private settle(): void {
+    this.settled = true
+    if (this.failure === undefined) this.resolve()
+    else this.reject(this.failure)
+  }
+}
+
+class KafkaSinkPartition implements StatelessSinkPartition<KafkaSinkMessage> {
+  private readonly inFlight = new Set<Delivery>()
+  /**
+   * The batch whose messages were produced untagged: delivery reports without
+   * a tag are its. The runtime writes one batch at a time, so this is the
+   * common case, and tagging each message costs the client a handle per
+   * message; a batch written while another is still pending is tagged.
+   */
+  private untagged: Delivery | undefined = undefined
+  private fatal: Error | undefined = undefined
+  private flushing = false
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly topic: string | undefined
+  ) {
+    producer.on("delivery-report", (err, report) => {
+      const d = (report.opaque as Delivery | undefined) ?? this.untagged
+      if (d !== undefined && !d.settled) d.delivered(err, report)
+    })
+    producer.on("event.error", (err) => {
+      // Fatal errors (e.g. the idempotent producer lost its sequence) end every pending batch.
+      const info = infoOfClientEvent(err)
+      if (info.code !== ERR.FATAL && !info.fatal) return
+      const e = new Error(`fatal Kafka producer error: ${describeInfo(info)}`, { cause: err })
+      this.fatal ??= e
+      for (const d of this.inFlight) d.fail(e)
+    })
+    producer.setPollInBackground(true)
+  }
+
+  writeBatch(items: Array<KafkaSinkMessage>): Promise<void> | void {
+    if (items.length === 0) return
+    if (this.fatal !== undefined) return Promise.reject(this.fatal)
+    const delivery = new Delivery(items.length)
+    if (this.untagged?.settled === true) this.untagged = undefined
+    const tag = this.untagged === undefined ? undefined : delivery
+    if (tag === undefined) this.untagged = delivery
+    this.inFlight.add(delivery)
+    const done = delivery.promise.finally(() => this.inFlight.delete(delivery))
+    this.produceFrom(items, 0, delivery, tag)
+    this.sendNow()
+    return done
+  }
+
+  /**
+   * The runtime calls `writeBatch` again only when the last batch is confirmed,
+   * so waiting `linger.ms` for more messages to join this batch only adds
+   * latency: a flush sends what is queued at once (as Bytewax's sink does after
+   * every batch). Delivery itself is still judged by the delivery reports.
+   */
+  private sendNow(): void {
+    if (this.flushing) return
+    this.flushing = true
+    this.producer.flush(FLUSH_MS, () => {
+      this.flushing = false
+    })
+  }
+
+  async close(): Promise<void> {
+    try {
+      await flush(this.producer, CLOSE_FLUSH_MS)
+    } catch {
+      // Every batch was confirmed before it counted as written; nothing is lost here.
+    }
+    await disconnect(this.producer)
+  }
+
+  /** Queue `items[from..]`; when the local queue is full, wait for deliveries and go on. */
+  private produceFrom(items: Array<KafkaSinkMessage>, from: number, delivery: Delivery, tag: Delivery | undefined): void {
+    for (let i = from; i < items.length; i++) {
+      try {
+        this.produce(items[i]!, tag)
+      } catch (e) {
+        if ((e as { code?: unknown }).code === ERR.QUEUE_FULL) {
+          setTimeout(() => this.produceFrom(items, i, delivery, tag), QUEUE_FULL_BACKOFF_MS)
+          return
+        }
+        delivery.notQueued(items.length - i, e instanceof Error ? e : new Error(String(e)))
+        return
+      }
+    }
+  }
+
+  private produce(item: KafkaSinkMessage, tag: Delivery | undefined): void {
+    // A message read from Kafka would otherwise go back to its own topic and partition.
+    const m = item instanceof KafkaSourceMessage ? item.toSink() : item
+    if (m === null || typeof m !== "object") {
+      throw new TypeError(
+        `KafkaSink items must be KafkaSinkMessage objects ({ value, key?, topic?, partition?, timestamp?, headers? }); got ${
+          m === null ? "null" : `a \`${typeof m}\``
+        }`
+      )
+    }
+    const topic = m.topic ?? this.topic
+    if (topic === undefined) {
+      throw new Error(`no topic to produce to for a message with key ${String(m.key)}: give the message a topic or the sink a default topic`)
+    }
+    const value = m.value
+    const ts = m.timestamp
+    this.producer.produce(
+      topic,
+      m.partition ?? null,
+      value === null || value === undefined ? null : typeof value === "string" ? Buffer.from(value) : value,
+      m.key ?? null,
+      ts === undefined ? null : ts instanceof Date ? ts.getTime() : (ts as number),
+      tag,
+      m.headers === undefined ? undefined : headerList(m.headers)
+    )
+  }
+}
+
+const headerList = (headers: Readonly<Record<string, string | Buffer>>): Array<MessageHeader> => {
+  const out: Array<MessageHeader> = []
+  for (const name in headers) out.push({ [name]: headers[name]! })
+  return out
+}
