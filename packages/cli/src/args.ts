@@ -51,8 +51,13 @@ export interface VisualizeCommand {
  */
 export interface RecoveryInitCommand {
   readonly command: "recoveryInit"
+  /** The directory of the embedded store, or the PostgreSQL connection string with `--postgres`. */
   readonly dbDir: string
   readonly partCount: number
+  /** `--postgres`: `dbDir` is a PostgreSQL connection string. */
+  readonly postgres: boolean
+  /** `--schema` (PostgreSQL only; default `weir`). */
+  readonly schema: string | undefined
 }
 
 /**
@@ -139,7 +144,8 @@ options:
   -w, --workers-per-process N   workers in this process (default 1)   [WEIR_WORKERS_PER_PROCESS]
   -s, --snapshot-interval SECS  epoch length: how often state is snapshotted, in seconds
                                 (default 10; alias --epoch-interval)   [WEIR_SNAPSHOT_INTERVAL]
-  -r, --recovery-directory DIR  enable recovery with the store in DIR (see 'weir recovery init');
+  -r, --recovery-directory DIR  enable recovery with the store in DIR (see 'weir recovery init'),
+                                or in PostgreSQL when DIR is a postgres:// connection string;
                                 requires -s and -b                     [WEIR_RECOVERY_DIRECTORY]
   -b, --backup-interval SECS    how long to keep snapshots older than the resume point, in
                                 seconds (0 is allowed)          [WEIR_RECOVERY_BACKUP_INTERVAL]
@@ -167,19 +173,25 @@ options:
 Manage recovery stores (needs the @weir/recovery package).
 
 commands:
-  init <dir> <count>   create a store of <count> partitions in the existing directory <dir>
+  init <dir> <count>              create a store of <count> partitions in the existing directory <dir>
+  init --postgres <url> <count>   create the store's tables in PostgreSQL
 
 options:
   -h, --help   show help`,
 
   "recovery init": `usage: weir recovery init <dir> <count>
+       weir recovery init --postgres <url> <count> [--schema NAME]
 
-Create a recovery store of <count> partitions in <dir>, which must exist. The partition
-count is fixed for the life of the store; use at least the largest number of workers you
-will ever run. Needs the @weir/recovery package.
+Create a recovery store of <count> partitions in <dir>, which must exist, or with
+--postgres the store's tables in the PostgreSQL database at <url> (a connection string
+such as postgres://user@host:5432/db). The partition count is fixed for the life of the
+store; use at least the largest number of workers you will ever run. Run a flow on it with
+'weir run -r <dir or url> ...'. Needs the @weir/recovery package.
 
 options:
-  -h, --help   show this help`
+  --postgres       <url> is a PostgreSQL connection string, not a directory
+  --schema NAME    PostgreSQL schema holding the tables (default weir; one per dataflow)
+  -h, --help       show this help`
 } as const
 
 /** The usage line(s) of a help text: everything up to the first blank line. */
@@ -350,15 +362,35 @@ const parseVisualize = (args: ReadonlyArray<string>): Command => {
   return { command: "visualize", target, format: values.json === true ? "json" : "mermaid" }
 }
 
+/** Whether a `-r` value or `--postgres` argument is a PostgreSQL connection string. */
+export const isPostgresUrl = (value: string): boolean => /^postgres(ql)?:\/\//.test(value)
+
 const parseRecovery = (args: ReadonlyArray<string>): Command => {
   const [sub, ...rest] = args
   if (sub === "init") {
     const usage = usageOf(HELP["recovery init"])
-    const { positionals, values } = parseOptions(rest, helpOption, usage)
+    const { positionals, values } = parseOptions(
+      rest,
+      { ...helpOption, postgres: { type: "boolean" }, schema: { type: "string" } },
+      usage
+    )
     if (values.help === true) return { command: "help", text: HELP["recovery init"] }
-    if (positionals.length < 2) throw new UsageError("expected <dir> and <count>", usage)
+    const postgres = values.postgres === true
+    const where = postgres ? "<url>" : "<dir>"
+    if (positionals.length < 2) throw new UsageError(`expected ${where} and <count>`, usage)
     if (positionals.length > 2) throw new UsageError(`unexpected argument '${positionals[2]}'`, usage)
-    return { command: "recoveryInit", dbDir: positionals[0], partCount: positiveInteger(positionals[1], "<count>", usage) }
+    const schema = typeof values.schema === "string" ? values.schema : undefined
+    if (schema !== undefined && !postgres) throw new UsageError("--schema needs --postgres", usage)
+    if (postgres && !isPostgresUrl(positionals[0])) {
+      throw new UsageError(`--postgres expects a connection string like postgres://user@host:5432/db; got '${positionals[0]}'`, usage)
+    }
+    return {
+      command: "recoveryInit",
+      dbDir: positionals[0],
+      partCount: positiveInteger(positionals[1], "<count>", usage),
+      postgres,
+      schema
+    }
   }
   const usage = usageOf(HELP.recovery)
   if (sub === undefined || sub === "-h" || sub === "--help" || sub === "help") {

@@ -139,10 +139,29 @@ describe("weir visualize and recovery arguments", () => {
   })
 
   it("recovery init takes a directory and a positive count", () => {
-    expect(parseCommandLine(["recovery", "init", "/db", "3"])).toEqual({ command: "recoveryInit", dbDir: "/db", partCount: 3 })
+    expect(parseCommandLine(["recovery", "init", "/db", "3"])).toEqual({
+      command: "recoveryInit",
+      dbDir: "/db",
+      partCount: 3,
+      postgres: false,
+      schema: undefined
+    })
     expect(usageError(["recovery", "init", "/db"]).message).toBe("expected <dir> and <count>")
     expect(usageError(["recovery", "init", "/db", "0"]).message).toContain("<count> must be a positive integer")
     expect(usageError(["recovery", "drop"]).message).toBe("unknown command 'recovery drop'")
+  })
+
+  it("recovery init --postgres takes a connection string, a count and an optional schema", () => {
+    expect(parseCommandLine(["recovery", "init", "--postgres", "postgres://u@h:5432/d", "2", "--schema", "orders"])).toEqual({
+      command: "recoveryInit",
+      dbDir: "postgres://u@h:5432/d",
+      partCount: 2,
+      postgres: true,
+      schema: "orders"
+    })
+    expect(usageError(["recovery", "init", "--postgres", "postgres://u@h/d"]).message).toBe("expected <url> and <count>")
+    expect(usageError(["recovery", "init", "--postgres", "/db", "1"]).message).toContain("--postgres expects a connection string")
+    expect(usageError(["recovery", "init", "/db", "1", "--schema", "s"]).message).toBe("--schema needs --postgres")
   })
 })
 

@@ -19,6 +19,15 @@ export interface RecoveryPackage {
     options?: { readonly backupInterval?: Duration.Input }
   ) => RecoveryConfigLike
   readonly initDbDir: (dbDir: string, count: number) => Promise<void>
+  readonly PostgresRecoveryConfig: new (
+    connectionString: string,
+    options?: { readonly backupInterval?: Duration.Input; readonly schema?: string }
+  ) => RecoveryConfigLike
+  readonly initPostgres: (
+    connectionString: string,
+    count: number,
+    options?: { readonly schema?: string | undefined }
+  ) => Promise<void>
 }
 
 const notInstalled = (): CliError =>
@@ -45,19 +54,32 @@ export const importRecoveryPackage = async (): Promise<RecoveryPackage> => {
     }
     throw new CliError(`error loading ${RECOVERY_PACKAGE}: ${message || String(e)}`, { cause: e })
   }
-  if (typeof module.RecoveryConfig !== "function" || typeof module.initDbDir !== "function") {
+  if (
+    typeof module.RecoveryConfig !== "function" || typeof module.initDbDir !== "function" ||
+    typeof module.PostgresRecoveryConfig !== "function" || typeof module.initPostgres !== "function"
+  ) {
     throw new CliError(
-      `the installed ${RECOVERY_PACKAGE} does not export RecoveryConfig and initDbDir; ` +
+      `the installed ${RECOVERY_PACKAGE} does not export RecoveryConfig, initDbDir, PostgresRecoveryConfig and initPostgres; ` +
         "install a version that matches this weir command"
     )
   }
   return module as RecoveryPackage
 }
 
-/** `weir recovery init <dir> <count>`. */
+/** `weir recovery init <dir> <count>` and `weir recovery init --postgres <url> <count>`. */
 export const recoveryInit = async (command: RecoveryInitCommand, context: CliContext): Promise<number> => {
-  const { initDbDir } = await importRecoveryPackage()
+  const { initDbDir, initPostgres } = await importRecoveryPackage()
+  if (command.postgres) {
+    await initPostgres(command.dbDir, command.partCount, { schema: command.schema })
+    context.stderr(
+      `created ${command.partCount} recovery partition(s) in schema ${command.schema ?? "weir"} of ${redact(command.dbDir)}\n`
+    )
+    return 0
+  }
   await initDbDir(command.dbDir, command.partCount)
   context.stderr(`created ${command.partCount} recovery partition(s) in ${command.dbDir}\n`)
   return 0
 }
+
+/** A connection string without its password, for messages. */
+export const redact = (url: string): string => url.replace(/^(postgres(?:ql)?:\/\/[^:@/]*):[^@/]*@/, "$1:***@")

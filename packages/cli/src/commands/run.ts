@@ -11,7 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { type ClusterOptions, run, runCluster } from "@weir/core"
-import type { RunCommand } from "../args.js"
+import { isPostgresUrl, type RunCommand } from "../args.js"
 import { type CliContext, formatError, loadOptions } from "../io.js"
 import { loadFlow } from "../load.js"
 import { importRecoveryPackage } from "./recovery.js"
@@ -23,10 +23,11 @@ const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143 } as const
 export const runOptions = async (command: RunCommand): Promise<ClusterOptions> => {
   let recovery: ClusterOptions["recovery"]
   if (command.recoveryDirectory !== undefined) {
-    const { RecoveryConfig } = await importRecoveryPackage()
+    const { PostgresRecoveryConfig, RecoveryConfig } = await importRecoveryPackage()
+    const Config = isPostgresUrl(command.recoveryDirectory) ? PostgresRecoveryConfig : RecoveryConfig
     recovery = command.backupInterval === undefined
-      ? new RecoveryConfig(command.recoveryDirectory)
-      : new RecoveryConfig(command.recoveryDirectory, { backupInterval: command.backupInterval })
+      ? new Config(command.recoveryDirectory)
+      : new Config(command.recoveryDirectory, { backupInterval: command.backupInterval })
   }
   return {
     epochInterval: command.snapshotInterval,
