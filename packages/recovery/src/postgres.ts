@@ -123,6 +123,70 @@ export const initPostgres = async (
   }
 }
 
+/** PostgreSQL's type OIDs of the arrays' elements. */
+const TEXT_OID = 25
+const BYTEA_OID = 17
+
+/**
+ * One-dimensional arrays in PostgreSQL's binary format. node-postgres sends a
+ * `Buffer` parameter as binary, so a whole commit's keys or states go as one
+ * parameter each, without the text form's quoting and hex-escaping of every
+ * element. Layout: dimensions, has-nulls flag, element type, length, lower
+ * bound, then each element as its byte length (-1 for NULL) and its bytes.
+ */
+const arrayHeader = (elementOid: number, length: number, hasNull: boolean, size: number): Buffer => {
+  if (length === 0) {
+    const empty = Buffer.alloc(12)
+    empty.writeInt32BE(elementOid, 8)
+    return empty
+  }
+  const b = Buffer.allocUnsafe(20 + size)
+  b.writeInt32BE(1, 0)
+  b.writeInt32BE(hasNull ? 1 : 0, 4)
+  b.writeInt32BE(elementOid, 8)
+  b.writeInt32BE(length, 12)
+  b.writeInt32BE(1, 16)
+  return b
+}
+
+const byteaArray = (items: ReadonlyArray<Buffer | null>): Buffer => {
+  let size = 0
+  let hasNull = false
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!
+    if (item === null) hasNull = true
+    size += 4 + (item === null ? 0 : item.length)
+  }
+  const b = arrayHeader(BYTEA_OID, items.length, hasNull, size)
+  let at = 20
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!
+    if (item === null) {
+      at = b.writeInt32BE(-1, at)
+    } else {
+      at = b.writeInt32BE(item.length, at)
+      at += item.copy(b, at)
+    }
+  }
+  return b
+}
+
+const textArray = (items: ReadonlyArray<string>): Buffer => {
+  let size = 0
+  for (let i = 0; i < items.length; i++) size += 4 + Buffer.byteLength(items[i]!, "utf8")
+  const b = arrayHeader(TEXT_OID, items.length, false, size)
+  let at = 20
+  for (let i = 0; i < items.length; i++) {
+    const written = b.write(items[i]!, at + 4, "utf8")
+    b.writeInt32BE(written, at)
+    at += 4 + written
+  }
+  return b
+}
+
+/** SQLSTATE of a unique violation. */
+const UNIQUE_VIOLATION = "23505"
+
 class PostgresBackend implements RecoveryBackend {
   readonly where: string
   private constructor(private readonly client: pg.Client, private readonly s: string, target: string, schema: string) {
@@ -152,11 +216,21 @@ class PostgresBackend implements RecoveryBackend {
   }
 
   async writeExecution(ex: number, workerCount: number, resumeEpoch: number): Promise<void> {
-    await this.client.query(
-      `INSERT INTO ${this.s}.exs (ex_num, worker_count, resume_epoch) VALUES ($1, $2, $3)
-       ON CONFLICT (ex_num) DO UPDATE SET worker_count = excluded.worker_count, resume_epoch = excluded.resume_epoch`,
-      [ex, workerCount, resumeEpoch]
-    )
+    // As in the embedded store: snapshots at or after the resume epoch come from a commit
+    // that failed part-way; this execution redoes those epochs, so they must never be loaded.
+    await this.client.query("BEGIN")
+    try {
+      await this.client.query(`DELETE FROM ${this.s}.snaps WHERE snap_epoch >= $1`, [resumeEpoch])
+      await this.client.query(
+        `INSERT INTO ${this.s}.exs (ex_num, worker_count, resume_epoch) VALUES ($1, $2, $3)
+         ON CONFLICT (ex_num) DO UPDATE SET worker_count = excluded.worker_count, resume_epoch = excluded.resume_epoch`,
+        [ex, workerCount, resumeEpoch]
+      )
+      await this.client.query("COMMIT")
+    } catch (e) {
+      await this.client.query("ROLLBACK").catch(() => {})
+      throw e
+    }
   }
 
   async loadNewest(stepId: string, beforeEpoch: number): Promise<ReadonlyArray<readonly [string, Buffer | null]>> {
@@ -168,67 +242,82 @@ class PostgresBackend implements RecoveryBackend {
     return r.rows.map((row) => [row.state_key as string, row.ser_change as Buffer | null] as const)
   }
 
-  async commit(ex: number, worker: number, epoch: number, frontier: number, rows: ReadonlyArray<SnapshotRow>): Promise<void> {
-    const c = this.client
-    await c.query("BEGIN")
-    try {
-      const CHUNK = 5000
-      for (let i = 0; i < rows.length; i += CHUNK) {
-        const chunk = rows.slice(i, i + CHUNK)
-        await c.query(
-          `INSERT INTO ${this.s}.snaps (step_id, state_key, snap_epoch, ser_change)
-           SELECT s, k, $3::bigint, v FROM unnest($1::text[], $2::text[], $4::bytea[]) AS t(s, k, v)
-           ON CONFLICT (step_id, state_key, snap_epoch) DO UPDATE SET ser_change = excluded.ser_change`,
-          [chunk.map((r) => r.stepId), chunk.map((r) => r.key), epoch, chunk.map((r) => r.bytes)]
-        )
-      }
-      await c.query(
-        `INSERT INTO ${this.s}.fronts (ex_num, worker_index, worker_frontier) VALUES ($1, $2, $3)
-         ON CONFLICT (ex_num, worker_index) DO UPDATE SET worker_frontier = excluded.worker_frontier`,
-        [ex, worker, frontier]
+  /**
+   * The whole commit in one statement, hence one transaction and one round
+   * trip: the rows, the worker's frontier, and every worker's frontier as it
+   * was before (the statement's own writes are not visible to it).
+   */
+  private commitSql(upsert: boolean): string {
+    return `WITH written AS (
+        INSERT INTO ${this.s}.snaps (step_id, state_key, snap_epoch, ser_change)
+        SELECT s, k, $3::bigint, v FROM unnest($1::text[], $2::text[], $4::bytea[]) AS t(s, k, v)
+        ${upsert ? "ON CONFLICT (step_id, state_key, snap_epoch) DO UPDATE SET ser_change = excluded.ser_change" : ""}
+      ), advanced AS (
+        INSERT INTO ${this.s}.fronts (ex_num, worker_index, worker_frontier) VALUES ($5, $6, $7)
+        ON CONFLICT (ex_num, worker_index) DO UPDATE SET worker_frontier = excluded.worker_frontier
       )
-      await c.query("COMMIT")
-    } catch (e) {
-      await c.query("ROLLBACK").catch(() => {})
-      throw e
-    }
+      SELECT worker_index, worker_frontier FROM ${this.s}.fronts WHERE ex_num = $5`
   }
 
-  async minFrontier(ex: number, workerCount: number, resumeEpoch: number): Promise<number> {
-    const r = await this.client.query(
-      `SELECT worker_index, worker_frontier FROM ${this.s}.fronts WHERE ex_num = $1`,
-      [ex]
-    )
-    const fronts = new Map<number, number>(r.rows.map((row) => [Number(row.worker_index), Number(row.worker_frontier)]))
+  async commit(
+    ex: number,
+    worker: number,
+    epoch: number,
+    frontier: number,
+    rows: ReadonlyArray<SnapshotRow>,
+    workerCount: number,
+    resumeEpoch: number
+  ): Promise<number> {
+    const stepIds: Array<string> = new Array(rows.length)
+    const keys: Array<string> = new Array(rows.length)
+    const states: Array<Buffer | null> = new Array(rows.length)
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!
+      stepIds[i] = r.stepId
+      keys[i] = r.key
+      states[i] = r.bytes
+    }
+    const params = [textArray(stepIds), textArray(keys), epoch, byteaArray(states), ex, worker, frontier]
+    let result: pg.QueryResult
+    try {
+      result = await this.client.query(this.commitSql(false), params)
+    } catch (e) {
+      // Rows at this epoch exist only if an execution that crashed before its frontier wrote them: overwrite them.
+      if ((e as { code?: unknown }).code !== UNIQUE_VIOLATION) throw e
+      result = await this.client.query(this.commitSql(true), params)
+    }
+    const fronts = new Map<number, number>(result.rows.map((row) => [Number(row.worker_index), Number(row.worker_frontier)]))
+    fronts.set(worker, frontier)
     let min = Infinity
     for (let w = 0; w < workerCount; w++) min = Math.min(min, Math.max(fronts.get(w) ?? resumeEpoch, resumeEpoch))
     return min
   }
 
+  /**
+   * One statement, so one transaction on the store's only connection: a
+   * commit issued meanwhile queues behind it instead of landing inside it.
+   */
   async collect(upTo: number): Promise<void> {
-    const c = this.client
-    await c.query("BEGIN")
-    try {
-      const last = await c.query(`SELECT COALESCE(MIN(commit_epoch), 0) AS e FROM ${this.s}.commits`)
-      await c.query(
-        `DELETE FROM ${this.s}.snaps s USING (
-           SELECT step_id, state_key, MAX(snap_epoch) AS newest FROM ${this.s}.snaps
-           WHERE snap_epoch > $1 AND snap_epoch <= $2 GROUP BY step_id, state_key
-         ) n
-         WHERE s.step_id = n.step_id AND s.state_key = n.state_key
-           AND (s.snap_epoch < n.newest OR (s.snap_epoch = n.newest AND s.ser_change IS NULL))`,
-        [Number(last.rows[0].e), upTo]
-      )
-      await c.query(
-        `INSERT INTO ${this.s}.commits (part_index, commit_epoch) SELECT part_index, $1 FROM ${this.s}.parts
-         ON CONFLICT (part_index) DO UPDATE SET commit_epoch = excluded.commit_epoch`,
-        [upTo]
-      )
-      await c.query("COMMIT")
-    } catch (e) {
-      await c.query("ROLLBACK").catch(() => {})
-      throw e
-    }
+    const s = this.s
+    await this.client.query(
+      `WITH superseded AS (
+         -- Every row older than a row of the same key in the collected range.
+         DELETE FROM ${s}.snaps o USING ${s}.snaps n
+         WHERE n.snap_epoch > (SELECT COALESCE(MIN(commit_epoch), 0) FROM ${s}.commits) AND n.snap_epoch <= $1
+           AND o.step_id = n.step_id AND o.state_key = n.state_key AND o.snap_epoch < n.snap_epoch
+       ), tombstones AS (
+         -- A tombstone that is its key's newest row in the range (disjoint from the rows above).
+         DELETE FROM ${s}.snaps t
+         WHERE t.snap_epoch > (SELECT COALESCE(MIN(commit_epoch), 0) FROM ${s}.commits) AND t.snap_epoch <= $1
+           AND t.ser_change IS NULL
+           AND NOT EXISTS (
+             SELECT 1 FROM ${s}.snaps n WHERE n.step_id = t.step_id AND n.state_key = t.state_key
+               AND n.snap_epoch > t.snap_epoch AND n.snap_epoch <= $1)
+       )
+       INSERT INTO ${s}.commits (part_index, commit_epoch) SELECT part_index, $1 FROM ${s}.parts
+       ON CONFLICT (part_index) DO UPDATE SET commit_epoch = excluded.commit_epoch`,
+      [upTo]
+    )
   }
 
   async close(): Promise<void> {

@@ -110,10 +110,95 @@ export const initDbDir = async (dbDir: string, count: number): Promise<void> => 
   }
 }
 
+/** Rows per INSERT statement: each statement run costs about as much as binding a row, so batch them. */
+const ROWS_PER_INSERT = 100
+
+const upsertSql = (rows: number) =>
+  "INSERT INTO snaps (step_id, state_key, snap_epoch, ser_change) VALUES " +
+  Array.from({ length: rows }, () => "(?, ?, ?, ?)").join(", ") +
+  " ON CONFLICT (step_id, state_key, snap_epoch) DO UPDATE SET ser_change = excluded.ser_change"
+
+/** One partition file with its statements, prepared once. */
+class Partition {
+  private readonly upsertMany: Database.Statement
+  private readonly upsertOne: Database.Statement
+  private readonly upsertFront: Database.Statement
+  private readonly selectFront: Database.Statement
+  private readonly selectCommit: Database.Statement
+  private readonly deleteSuperseded: Database.Statement
+  private readonly deleteTombstones: Database.Statement
+  private readonly upsertCommit: Database.Statement
+  /** Reused bind buffer of `upsertMany`. */
+  private readonly args: Array<unknown> = new Array(ROWS_PER_INSERT * 4)
+
+  constructor(readonly index: number, readonly db: Database.Database) {
+    this.upsertMany = db.prepare(upsertSql(ROWS_PER_INSERT))
+    this.upsertOne = db.prepare(upsertSql(1))
+    this.upsertFront = db.prepare(
+      "INSERT INTO fronts (ex_num, worker_index, worker_frontier) VALUES (?, ?, ?) " +
+        "ON CONFLICT (ex_num, worker_index) DO UPDATE SET worker_frontier = excluded.worker_frontier"
+    )
+    this.selectFront = db.prepare("SELECT worker_frontier AS f FROM fronts WHERE ex_num = ? AND worker_index = ?")
+    this.selectCommit = db.prepare("SELECT commit_epoch AS e FROM commits WHERE part_index = ?")
+    // Every row older than a row of the same key in the collected range: superseded.
+    this.deleteSuperseded = db.prepare(
+      `DELETE FROM snaps WHERE rowid IN (
+         SELECT o.rowid FROM snaps n JOIN snaps o
+           ON o.step_id = n.step_id AND o.state_key = n.state_key AND o.snap_epoch < n.snap_epoch
+         WHERE n.snap_epoch > ? AND n.snap_epoch <= ?)`
+    )
+    // Run after deleteSuperseded: a tombstone still in the range is its key's newest row there.
+    this.deleteTombstones = db.prepare("DELETE FROM snaps WHERE snap_epoch > ? AND snap_epoch <= ? AND ser_change IS NULL")
+    this.upsertCommit = db.prepare(
+      "INSERT INTO commits (part_index, commit_epoch) VALUES (?, ?) " +
+        "ON CONFLICT (part_index) DO UPDATE SET commit_epoch = excluded.commit_epoch"
+    )
+  }
+
+  /** One transaction: the rows at `epoch`, then (when given) the worker's frontier. */
+  write(epoch: number, rows: ReadonlyArray<SnapshotRow>, front?: readonly [ex: number, worker: number, frontier: number]): void {
+    const args = this.args
+    this.db.transaction(() => {
+      let i = 0
+      for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
+        for (let j = 0; j < ROWS_PER_INSERT; j++) {
+          const r = rows[i + j]!
+          args[j * 4] = r.stepId
+          args[j * 4 + 1] = r.key
+          args[j * 4 + 2] = epoch
+          args[j * 4 + 3] = r.bytes
+        }
+        this.upsertMany.run(args)
+      }
+      for (; i < rows.length; i++) {
+        const r = rows[i]!
+        this.upsertOne.run(r.stepId, r.key, epoch, r.bytes)
+      }
+      if (front !== undefined) this.upsertFront.run(front[0], front[1], front[2])
+    })()
+    args.fill(undefined)
+  }
+
+  frontier(ex: number, worker: number): number | undefined {
+    return (this.selectFront.get(ex, worker) as { f: number } | undefined)?.f
+  }
+
+  collect(upTo: number): void {
+    const last = (this.selectCommit.get(this.index) as { e: number } | undefined)?.e ?? 0
+    this.db.transaction(() => {
+      // Only keys written since the last collection can have rows that became superseded.
+      this.deleteSuperseded.run(last, upTo)
+      this.deleteTombstones.run(last, upTo)
+      this.upsertCommit.run(this.index, upTo)
+    })()
+  }
+}
+
 class SqliteBackend implements RecoveryBackend {
   readonly where: string
   private readonly dbs: Array<Database.Database> = []
-  private count = 0
+  /** The partitions by index (filled by `readMeta`). */
+  private readonly parts: Array<Partition> = []
 
   constructor(readonly dir: string) {
     this.where = `directory '${dir}'`
@@ -127,11 +212,9 @@ class SqliteBackend implements RecoveryBackend {
     }
   }
 
-  /** Partition `i`'s database (valid once `readMeta` has run). */
-  private part(i: number): Database.Database {
-    return this.byIndex.get(i)!
+  private get count(): number {
+    return this.parts.length
   }
-  private readonly byIndex = new Map<number, Database.Database>()
 
   async readMeta(): Promise<RecoveryMeta> {
     const meta = { parts: [], executions: [], frontiers: [], commits: [] } as {
@@ -140,11 +223,11 @@ class SqliteBackend implements RecoveryBackend {
       frontiers: Array<RecoveryMeta["frontiers"][number]>
       commits: Array<RecoveryMeta["commits"][number]>
     }
+    const byIndex = new Map<number, Database.Database>()
     for (const db of this.dbs) {
       for (const r of db.prepare("SELECT part_index AS i, part_count AS c FROM parts").all() as Array<{ i: number; c: number }>) {
         meta.parts.push({ index: r.i, count: r.c })
-        this.byIndex.set(r.i, db)
-        this.count = r.c
+        byIndex.set(r.i, db)
       }
       for (const r of db.prepare("SELECT ex_num, worker_count, resume_epoch FROM exs").all() as Array<{ ex_num: number; worker_count: number; resume_epoch: number }>) {
         meta.executions.push({ ex: r.ex_num, workerCount: r.worker_count, resumeEpoch: r.resume_epoch })
@@ -156,17 +239,31 @@ class SqliteBackend implements RecoveryBackend {
         meta.commits.push({ part: r.part_index, epoch: r.commit_epoch })
       }
     }
+    // The resume calculation refuses incomplete or inconsistent partitions before any other call.
+    const count = meta.parts[0]?.count ?? 0
+    this.parts.length = 0
+    for (let i = 0; i < count; i++) {
+      const db = byIndex.get(i)
+      if (db !== undefined) this.parts.push(new Partition(i, db))
+    }
     return meta
   }
 
   async writeExecution(ex: number, workerCount: number, resumeEpoch: number): Promise<void> {
-    this.part(ex % this.count).prepare("INSERT OR REPLACE INTO exs (ex_num, worker_count, resume_epoch) VALUES (?, ?, ?)")
+    // Snapshots at or after the resume epoch come from a commit that failed part-way (or
+    // from a worker whose peers did not get as far): this execution redoes those epochs,
+    // perhaps touching other keys, so a later resume must never load them. Each partition
+    // drops them before the execution is recorded.
+    for (const db of new Set(this.parts.map((p) => p.db))) {
+      db.prepare("DELETE FROM snaps WHERE snap_epoch >= ?").run(resumeEpoch)
+    }
+    this.parts[ex % this.count]!.db.prepare("INSERT OR REPLACE INTO exs (ex_num, worker_count, resume_epoch) VALUES (?, ?, ?)")
       .run(ex, workerCount, resumeEpoch)
   }
 
   async loadNewest(stepId: string, beforeEpoch: number): Promise<ReadonlyArray<readonly [string, Buffer | null]>> {
     const out: Array<readonly [string, Buffer | null]> = []
-    for (const db of new Set(this.byIndex.values())) {
+    for (const db of new Set(this.parts.map((p) => p.db))) {
       const rows = db.prepare(
         `SELECT s.state_key AS key, s.ser_change AS bytes FROM snaps s
          JOIN (SELECT state_key, MAX(snap_epoch) AS newest FROM snaps WHERE step_id = ? AND snap_epoch < ? GROUP BY state_key) n
@@ -182,67 +279,37 @@ class SqliteBackend implements RecoveryBackend {
     return stableHash(`${ex}/${worker}`) % this.count
   }
 
-  async commit(ex: number, worker: number, epoch: number, frontier: number, rows: ReadonlyArray<SnapshotRow>): Promise<void> {
-    const byPart = new Map<number, Array<SnapshotRow>>()
-    for (const row of rows) {
-      const p = stableHash(`${row.stepId}\u0000${row.key}`) % this.count
-      let list = byPart.get(p)
-      if (list === undefined) byPart.set(p, (list = []))
-      list.push(row)
-    }
+  async commit(
+    ex: number,
+    worker: number,
+    epoch: number,
+    frontier: number,
+    rows: ReadonlyArray<SnapshotRow>,
+    workerCount: number,
+    resumeEpoch: number
+  ): Promise<number> {
     const front = this.frontPart(ex, worker)
-    // Snapshots first, the frontier last: a crash in between leaves snapshots that resume ignores.
-    const order = [...byPart.keys()].filter((p) => p !== front)
-    order.push(front)
-    for (const p of order) {
-      const db = this.part(p)
-      const upsert = db.prepare(
-        "INSERT INTO snaps (step_id, state_key, snap_epoch, ser_change) VALUES (?, ?, ?, ?) " +
-          "ON CONFLICT (step_id, state_key, snap_epoch) DO UPDATE SET ser_change = excluded.ser_change"
-      )
-      const list = byPart.get(p) ?? []
-      db.transaction(() => {
-        for (const r of list) upsert.run(r.stepId, r.key, epoch, r.bytes)
-        if (p === front) {
-          db.prepare(
-            "INSERT INTO fronts (ex_num, worker_index, worker_frontier) VALUES (?, ?, ?) " +
-              "ON CONFLICT (ex_num, worker_index) DO UPDATE SET worker_frontier = excluded.worker_frontier"
-          ).run(ex, worker, frontier)
-        }
-      })()
+    if (this.count === 1) {
+      this.parts[0]!.write(epoch, rows, [ex, worker, frontier])
+    } else {
+      const byPart: Array<Array<SnapshotRow>> = this.parts.map(() => [])
+      for (const row of rows) byPart[stableHash(`${row.stepId}\u0000${row.key}`) % this.count]!.push(row)
+      // Snapshots first, the frontier last: a crash in between leaves snapshots that resume ignores.
+      for (let p = 0; p < this.count; p++) {
+        if (p !== front && byPart[p]!.length > 0) this.parts[p]!.write(epoch, byPart[p]!)
+      }
+      this.parts[front]!.write(epoch, byPart[front]!, [ex, worker, frontier])
     }
-  }
-
-  async minFrontier(ex: number, workerCount: number, resumeEpoch: number): Promise<number> {
     let min = Infinity
     for (let w = 0; w < workerCount; w++) {
-      const row = this.part(this.frontPart(ex, w)).prepare(
-        "SELECT worker_frontier AS f FROM fronts WHERE ex_num = ? AND worker_index = ?"
-      ).get(ex, w) as { f: number } | undefined
-      min = Math.min(min, Math.max(row?.f ?? resumeEpoch, resumeEpoch))
+      const f = this.parts[this.frontPart(ex, w)]!.frontier(ex, w)
+      min = Math.min(min, Math.max(f ?? resumeEpoch, resumeEpoch))
     }
     return min
   }
 
   async collect(upTo: number): Promise<void> {
-    for (const [index, db] of this.byIndex) {
-      const last = (db.prepare("SELECT commit_epoch AS e FROM commits WHERE part_index = ?").get(index) as { e: number } | undefined)?.e ?? 0
-      db.transaction(() => {
-        // Only keys written since the last collection can have rows that became superseded.
-        db.prepare(
-          `DELETE FROM snaps WHERE rowid IN (
-             SELECT s.rowid FROM (
-               SELECT step_id, state_key, MAX(snap_epoch) AS newest FROM snaps
-               WHERE snap_epoch > ? AND snap_epoch <= ? GROUP BY step_id, state_key
-             ) n JOIN snaps s ON s.step_id = n.step_id AND s.state_key = n.state_key
-             WHERE s.snap_epoch < n.newest OR (s.snap_epoch = n.newest AND s.ser_change IS NULL))`
-        ).run(last, upTo)
-        db.prepare(
-          "INSERT INTO commits (part_index, commit_epoch) VALUES (?, ?) " +
-            "ON CONFLICT (part_index) DO UPDATE SET commit_epoch = excluded.commit_epoch"
-        ).run(index, upTo)
-      })()
-    }
+    for (const part of this.parts) part.collect(upTo)
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@
 import type { EpochCommit, RecoveryContext, RecoveryStore, ResumePoint, WeirRecoveryError } from "@weir/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { RecoveryStoreError, StateSerializationError } from "./errors.js"
 import { computeResume, type RecoveryMeta } from "./resume.js"
 import { deserialize, serialize } from "./serde.js"
@@ -28,13 +29,25 @@ export interface RecoveryBackend {
   writeExecution(ex: number, workerCount: number, resumeEpoch: number): Promise<void>
   /** Every key's newest row of `stepId` with an epoch before `beforeEpoch`. */
   loadNewest(stepId: string, beforeEpoch: number): Promise<ReadonlyArray<readonly [string, Buffer | null]>>
-  /** Durably write the rows at `epoch`, then the worker's frontier (in that order). */
-  commit(ex: number, worker: number, epoch: number, frontier: number, rows: ReadonlyArray<SnapshotRow>): Promise<void>
-  /** The smallest frontier over the execution's workers (workers yet to write count as `resumeEpoch`). */
-  minFrontier(ex: number, workerCount: number, resumeEpoch: number): Promise<number>
+  /**
+   * Durably write the rows at `epoch`, then the worker's frontier (in that
+   * order), and return the smallest frontier over the execution's
+   * `workerCount` workers after it (workers yet to write count as `resumeEpoch`).
+   */
+  commit(
+    ex: number,
+    worker: number,
+    epoch: number,
+    frontier: number,
+    rows: ReadonlyArray<SnapshotRow>,
+    workerCount: number,
+    resumeEpoch: number
+  ): Promise<number>
   /**
    * Drop every snapshot superseded by a newer one at or before `upTo`, and
    * discarded keys' last rows at or before it; record `upTo` as collected.
+   * The store does not wait for it before going on, but never starts a
+   * collection while another runs.
    */
   collect(upTo: number): Promise<void>
   close(): Promise<void>
@@ -56,14 +69,71 @@ const storeError = (where: string, what: string) => (e: unknown): RecoveryStoreE
     })
 
 /**
+ * Garbage collection after a commit, without waiting for it: a commit asks
+ * for collection up to an epoch and returns. One collection runs at a time; a
+ * request that arrives meanwhile is served right after it (the latest covers
+ * the earlier ones). Collecting late loses nothing: a collection only deletes
+ * what durable frontiers already allow, and redoes whatever a failed one left.
+ * A failure fails the next commit. (The embedded store collects synchronously,
+ * so there it is done when the commit returns.)
+ */
+class Collector {
+  private requested = 0
+  private running: Promise<void> | undefined = undefined
+  private failure: Error | undefined = undefined
+
+  constructor(private readonly backend: RecoveryBackend) {}
+
+  request(upTo: number): void {
+    if (upTo <= this.requested) return
+    this.requested = upTo
+    this.running ??= this.run()
+  }
+
+  private async run(): Promise<void> {
+    let done = 0
+    try {
+      while (done < this.requested) {
+        const upTo = this.requested
+        try {
+          await this.backend.collect(upTo)
+        } catch (e) {
+          this.failure = new Error(
+            `collecting the snapshots superseded by epoch ${upTo} failed: ${e instanceof Error ? e.message : String(e)}`,
+            { cause: e }
+          )
+          return
+        }
+        done = upTo
+      }
+    } finally {
+      this.running = undefined
+    }
+  }
+
+  /** Throw what the last collection failed with, if it did. */
+  rethrow(): void {
+    const failure = this.failure
+    this.failure = undefined
+    if (failure !== undefined) throw failure
+  }
+
+  /** Wait for the collection in progress (and those queued behind it). */
+  async drain(): Promise<void> {
+    while (this.running !== undefined) await this.running
+  }
+}
+
+/**
  * Open a store over `backend` for one execution: computes the resume point
- * and records the execution. The backend is closed with the scope.
+ * and records the execution. Pending garbage collection finishes when the
+ * scope closes, before the backend is closed.
  */
 export const openStore = (
   backend: RecoveryBackend,
   context: RecoveryContext,
   backupInterval: Duration.Duration
-): Effect.Effect<RecoveryStore, WeirRecoveryError> =>
+): Effect.Effect<RecoveryStore, WeirRecoveryError, Scope.Scope> =>
   Effect.gen(function*() {
     const attempt = <A>(what: string, f: () => Promise<A>) =>
       Effect.tryPromise({ try: f, catch: storeError(backend.where, what) })
@@ -78,7 +148,9 @@ export const openStore = (
     yield* attempt("recording the execution", () =>
       backend.writeExecution(resume.execution, context.workerCount, resume.epoch))
     const lag = commitLag(backupInterval, context.epochInterval)
-    let collected = -Infinity
+    const collector = new Collector(backend)
+    // A failure of this last collection is left for the next run's collections to redo.
+    yield* Effect.addFinalizer(() => Effect.promise(() => collector.drain()))
     const store: RecoveryStore = {
       resume,
       loadStates: (stepId) =>
@@ -90,18 +162,26 @@ export const openStore = (
         }),
       commit: (commit: EpochCommit) =>
         attempt(`committing epoch ${commit.epoch}`, async () => {
-          const rows: Array<SnapshotRow> = []
-          for (const e of commit.entries) {
-            rows.push({ stepId: e.stepId, key: e.key, bytes: e.discard ? null : serialize(e.stepId, e.key, e.state) })
+          collector.rethrow()
+          // Serialize before the backend opens its transaction.
+          const entries = commit.entries
+          const rows: Array<SnapshotRow> = new Array(entries.length)
+          for (let i = 0; i < entries.length; i++) {
+            const e = entries[i]!
+            rows[i] = { stepId: e.stepId, key: e.key, bytes: e.discard ? null : serialize(e.stepId, e.key, e.state) }
           }
-          await backend.commit(resume.execution, commit.worker, commit.epoch, commit.frontier, rows)
+          const minFrontier = await backend.commit(
+            resume.execution,
+            commit.worker,
+            commit.epoch,
+            commit.frontier,
+            rows,
+            context.workerCount,
+            resume.epoch
+          )
           // Collect only what every worker has moved past, keeping `lag` epochs for backups.
-          const closed = (await backend.minFrontier(resume.execution, context.workerCount, resume.epoch)) - 1
-          const upTo = closed - lag
-          if (upTo > collected && upTo >= 1) {
-            await backend.collect(upTo)
-            collected = upTo
-          }
+          const upTo = minFrontier - 1 - lag
+          if (upTo >= 1) collector.request(upTo)
         })
     }
     return store

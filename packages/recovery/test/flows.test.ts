@@ -5,8 +5,8 @@
  * continuation facts"), delayed backups (§7.4 garbage collection), per-key
  * state and discards across a resume, the state `onEof` leaves (§3.2), and a
  * PostgreSQL connection that drops while a flow runs. The last section
- * reproduces a bug of both stores (snapshots of a part-committed epoch loaded
- * by a later resume), kept as `it.fails` until it is fixed.
+ * guards a bug both stores had (snapshots of a part-committed epoch loaded by
+ * a later resume).
  *
  * Catalogue rows ported: test_testing_source_abort_run, test_testing_source_eof_run,
  * test_stateful_snapshots_logic_per_key, test_stateful_snapshots_discard_per_key,
@@ -647,8 +647,8 @@ describe("PostgreSQL store: the connection drops mid-run", () => {
   })})
 
 // ---------------------------------------------------------------------------
-// BUG (reported, not fixed here): snapshots of an epoch whose commit failed
-// part-way survive, and a *later* resume past that epoch loads them.
+// A fixed bug: snapshots of an epoch whose commit failed part-way survived, and
+// a *later* resume past that epoch loaded them.
 //
 // A commit is not atomic as a whole: the SQLite store writes each partition in
 // its own transaction (snapshots first, the frontier last — src/sqlite.ts:194
@@ -661,16 +661,16 @@ describe("PostgreSQL store: the connection drops mid-run", () => {
 // execution resumes past E, `loadNewest` (src/store.ts:86, newest row before
 // the resume epoch) picks them up — a state that already counts items the
 // source will read again. `InMemoryRecovery` drops such rows when the next
-// execution opens (packages/testing/src/recovery.ts:65); the real stores never
-// do. A fix: when opening a store (src/store.ts, after `computeResume`), delete
-// every snapshot with `snap_epoch >= resume.epoch` before writing the execution.
+// execution opens (packages/testing/src/recovery.ts:65); the real stores now
+// do the same: recording an execution deletes every snapshot at or after its
+// resume epoch.
 //
 // Each scenario: run 1 fails while committing epoch 2, after the rows of key
 // `k0` (the running sum 1 + 20) were written; run 2 reads with smaller batches,
 // so its epoch 2 holds only `k1`'s item, and it crashes (user code) before
 // committing `k0`'s item 20 again; run 3 resumes at epoch 3, loads `k0`'s stale
 // row and reads item 20 once more. The first test of each pair checks the
-// scenario is what it says; the second (`it.fails`) states the correct outcome.
+// scenario is what it says; the second states the correct outcome.
 
 /** The per-key running sums of `items` from the start: what an undisturbed run emits. */
 const undisturbedSums = (items: ReadonlyArray<readonly [string, number]>): Array<readonly [string, number]> => {
@@ -747,7 +747,7 @@ const checkStaleScenario = (sc: StaleScenario, run1Error: RegExp) => {
   expect(run3!.err).toBeUndefined()
 }
 
-describe("BUG: an epoch whose commit failed part-way leaves snapshots a later resume loads", () => {
+describe("an epoch whose commit failed part-way leaves no snapshot a later resume loads", () => {
   describe("embedded (SQLite), one worker: a partition locked by another process", () => {
     let scenario: StaleScenario | undefined
     const SUM_STEP = SUM
@@ -780,7 +780,7 @@ describe("BUG: an epoch whose commit failed part-way leaves snapshots a later re
       checkStaleScenario(scenario, /^recovery store directory '.*': committing epoch 2 failed: database is locked/)
     })
 
-    it.fails("BUG: the run after the next one counts k0's item 20 twice", () => {
+    it("the run after the next one counts k0's item 20 once", () => {
       expect(scenario).toBeDefined()
       const { k0, k1, runs } = scenario!
       const items = [[k0, 1], [k1, 10], [k1, 2], [k0, 20], [k1, 4], [k0, 40]] as const
@@ -838,7 +838,7 @@ describe("BUG: an epoch whose commit failed part-way leaves snapshots a later re
       )
     })
 
-    it.fails("BUG: the run after the next one counts k0's item 20 twice", () => {
+    it("the run after the next one counts k0's item 20 once", () => {
       expect(scenario).toBeDefined()
       const { k0, k1, runs } = scenario!
       const items = [[k0, 1], [k1, 10], [k1, 2], [k0, 20], [k1, 4], [k0, 40]] as const

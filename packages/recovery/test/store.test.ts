@@ -9,6 +9,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as v8 from "node:v8"
 import pg from "pg"
 import { afterAll, describe, expect, it } from "vitest"
 import {
@@ -22,6 +23,7 @@ import {
   RecoveryStoreError,
   StateSerializationError
 } from "../src/index.js"
+import { deserialize, serialize } from "../src/serde.js"
 
 const pgUrl = () => {
   const url = process.env.WEIR_PG_URL
@@ -212,6 +214,76 @@ describe.each([sqlite, postgres])("$name store", (kind) => {
     })
   })
 
+  it("numbers, strings, booleans and null round-trip exactly, edge cases included", async () => {
+    const loc = await kind.fresh()
+    const states: Array<readonly [string, unknown]> = [
+      ["zero", 0],
+      ["minus zero", -0],
+      ["nan", NaN],
+      ["infinity", Infinity],
+      ["minus infinity", -Infinity],
+      ["fraction", 0.1 + 0.2],
+      ["max", Number.MAX_VALUE],
+      ["min", Number.MIN_VALUE],
+      ["beyond int32", 2 ** 53 - 1],
+      ["empty string", ""],
+      ["unicode", "grüße, 世界 🌊"],
+      ["lone surrogate", "a\uD800b"],
+      ["large string", "x".repeat(1_000_000) + "é"],
+      ["true", true],
+      ["false", false],
+      ["null", null],
+      ["undefined", undefined],
+      ["bigint", -(2n ** 70n)],
+      ["nested", { n: -0, s: "é", list: [NaN, null, true], big: 1n }]
+    ]
+    await withStore(loc.config, (store) => commit(store, 1, states.map(([k, v]) => put("f.s", k, v))))
+    await withStore(loc.config, async (store) => {
+      const back = await load(store, "f.s")
+      expect([...back.keys()].sort()).toEqual(states.map(([k]) => k).sort())
+      for (const [k, v] of states) {
+        if (typeof v === "number") expect(Object.is(back.get(k), v), k).toBe(true)
+        else expect(back.get(k), k).toEqual(v)
+      }
+      expect(Object.is((back.get("nested") as { n: number }).n, -0)).toBe(true)
+    })
+  })
+
+  it("a commit of many keys, past one INSERT batch, stores every key", async () => {
+    const loc = await kind.fresh(3)
+    const entries = Array.from({ length: 1234 }, (_, i) => i % 7 === 0 ? drop("f.s", `k${i}`) : put("f.s", `k${i}`, i))
+    await withStore(loc.config, async (store) => {
+      await commit(store, 1, Array.from({ length: 1234 }, (_, i) => put("f.s", `k${i}`, -i)))
+      await commit(store, 2, entries)
+    })
+    await withStore(loc.config, async (store) => {
+      const expected = new Map<string, unknown>()
+      for (let i = 0; i < 1234; i++) if (i % 7 !== 0) expected.set(`k${i}`, i)
+      expect(await load(store, "f.s")).toEqual(expected)
+    })
+    // Only the epoch-2 rows of the kept keys remain.
+    expect((await loc.snapRows()).length).toBe(1234 - Math.ceil(1234 / 7))
+  })
+
+  it("an epoch committed again after a crash overwrites what the crashed execution left of it", async () => {
+    const loc = await kind.fresh(2)
+    await withStore(loc.config, async (store) => {
+      await commit(store, 1, [put("f.s", "a", 1)], 0)
+      await commit(store, 1, [put("f.s", "b", 1)], 1)
+      // Worker 0 gets through epoch 2; worker 1 crashes before committing it.
+      await commit(store, 2, [put("f.s", "a", 2), put("f.s", "c", 2)], 0)
+    }, 2)
+    await withStore(loc.config, async (store) => {
+      expect(store.resume.epoch).toBe(2)
+      await commit(store, 2, [put("f.s", "a", 20), put("f.s", "c", 20)], 0)
+      await commit(store, 2, [put("f.s", "b", 20)], 1)
+    }, 2)
+    await withStore(loc.config, async (store) => {
+      expect(store.resume.epoch).toBe(3)
+      expect(await load(store, "f.s")).toEqual(new Map([["a", 20], ["b", 20], ["c", 20]]))
+    }, 2)
+  })
+
   it("a state that can't be serialized fails with the step and the key", async () => {
     const loc = await kind.fresh()
     const err = await withStore(loc.config, (store) => commit(store, 1, [put("f.s", "bad key", { f: () => 1 })]))
@@ -277,6 +349,26 @@ describe.each([sqlite, postgres])("$name store", (kind) => {
 })
 
 describe("embedded store specifics", () => {
+  it("states written by v8.serialize itself load", async () => {
+    const dir = tmp()
+    await initDbDir(dir, 1)
+    const config = new RecoveryConfig(dir)
+    await withStore(config, (store) => commit(store, 1, [put("f.s", "new", 1)]))
+    const db = new Database(path.join(dir, "part-0.sqlite3"))
+    const insert = db.prepare("INSERT INTO snaps (step_id, state_key, snap_epoch, ser_change) VALUES ('f.s', ?, 1, ?)")
+    insert.run("number", v8.serialize(-0))
+    insert.run("string", v8.serialize("old"))
+    insert.run("object", v8.serialize({ m: new Map([["k", 1n]]) }))
+    db.close()
+    await withStore(config, async (store) => {
+      const back = await load(store, "f.s")
+      expect(Object.is(back.get("number"), -0)).toBe(true)
+      expect(back.get("string")).toBe("old")
+      expect(back.get("object")).toEqual({ m: new Map([["k", 1n]]) })
+      expect(back.get("new")).toBe(1)
+    })
+  })
+
   it("a partition restored from a backup too old for the others is refused", async () => {
     const dir = tmp()
     await initDbDir(dir, 2)
@@ -324,5 +416,25 @@ describe("PostgreSQL store specifics", () => {
     const err = await openError(new PostgresRecoveryConfig(`postgres://weir@127.0.0.1:${port}/weir`))
     expect(err).toBeInstanceOf(RecoveryStoreError)
     expect((err as Error).message).toMatch(new RegExp(`can't connect to PostgreSQL at 127.0.0.1:${port}/weir.*ECONNREFUSED`))
+  })
+})
+
+describe("state serialization", () => {
+  it("numbers, strings, booleans and null are written in V8's format, which v8.deserialize reads back exactly", () => {
+    const states: Array<unknown> = [
+      0, -0, NaN, Infinity, -1, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, 0.1, Number.MIN_VALUE,
+      "", "abc", "é".repeat(200), "€", "€".repeat(64), "a\uD800b", "\uDC00", "x".repeat(20_000),
+      true, false, null, undefined
+    ]
+    for (const state of states) {
+      const bytes = serialize("f.s", "k", state)
+      expect(Object.is(v8.deserialize(bytes), state), String(state)).toBe(true)
+      expect(Object.is(deserialize("f.s", "k", v8.serialize(state)), state), String(state)).toBe(true)
+    }
+  })
+
+  it("bytes that are not a serialized state fail with the step and the key", () => {
+    expect(() => deserialize("f.s", "k", new Uint8Array([0x42]))).toThrow(StateSerializationError)
+    expect(() => deserialize("f.s", "k", new Uint8Array([]))).toThrow(/key 'k' in step 'f.s'/)
   })
 })
