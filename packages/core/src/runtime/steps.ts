@@ -114,6 +114,8 @@ export class KeyState implements TimerTarget {
   heapIndex = -1
   /** Values that arrived for this key in the batch being processed. */
   pending: Array<unknown> | undefined = undefined
+  /** Changed since the last snapshot (listed in the step's `dirty`). */
+  dirty = false
   constructor(
     readonly step: StatefulStep,
     readonly key: string,
@@ -156,8 +158,12 @@ type LogicCall = "onBatch" | "onNotify" | "onEof" | "notifyAt" | "snapshot"
  */
 export class StatefulStep implements RuntimeStep {
   readonly states = new Map<string, KeyState>()
-  /** Keys changed since the last snapshot (only tracked with recovery). */
-  private readonly dirty = new Map<string, KeyState>()
+  /**
+   * Key states changed since the last snapshot (only tracked with recovery).
+   * A key discarded and seen again has two entries: the old state's (now
+   * dead) and the new one's.
+   */
+  private readonly dirty: Array<KeyState> = []
   private readonly touched: Array<KeyState> = []
 
   constructor(
@@ -251,12 +257,24 @@ export class StatefulStep implements RuntimeStep {
 
   /** Snapshot every key changed since the last call: `[key, state, discarded]`. */
   takeSnapshots(): Array<readonly [string, unknown, boolean]> {
+    const dirty = this.dirty
+    // The common case: each key once. A key with a dead and a live entry keeps the live one.
+    const seen = new Map<string, number>()
     const out: Array<readonly [string, unknown, boolean]> = []
-    for (const [key, st] of this.dirty) {
-      if (st.logic === undefined || this.states.get(key) !== st) out.push([key, undefined, true])
-      else out.push([key, this.call(st, "snapshot"), false])
+    for (let i = 0; i < dirty.length; i++) {
+      const st = dirty[i]!
+      st.dirty = false
+      const key = st.key
+      const live = st.logic !== undefined && this.states.get(key) === st
+      const at = seen.get(key)
+      if (at !== undefined) {
+        if (live) out[at] = [key, this.call(st, "snapshot"), false]
+        continue
+      }
+      seen.set(key, out.length)
+      out.push(live ? [key, this.call(st, "snapshot"), false] : [key, undefined, true])
     }
-    this.dirty.clear()
+    dirty.length = 0
     return out
   }
 
@@ -306,7 +324,10 @@ export class StatefulStep implements RuntimeStep {
         ` for key '${key}'`
       )
     }
-    if (this.trackSnapshots) this.dirty.set(key, st)
+    if (this.trackSnapshots && !st.dirty) {
+      st.dirty = true
+      this.dirty.push(st)
+    }
   }
 
   private reschedule(st: KeyState): void {
