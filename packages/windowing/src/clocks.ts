@@ -8,9 +8,9 @@
  * @since 0.1.0
  */
 import { currentTime } from "@weir/core"
+import * as Duration from "effect/Duration"
 
 const nowMs = (): number => currentTime().getTime()
-import * as Duration from "effect/Duration"
 
 /** The beginning of time, as a watermark. */
 export const BEGINNING_OF_TIME = -Infinity
@@ -59,20 +59,30 @@ export interface Clock<V, S = unknown> {
  */
 export class SystemClock implements Clock<unknown, undefined> {
   build(): ClockLogic<unknown, undefined> {
-    let now = currentTime().getTime()
-    return {
-      beforeBatch: () => {
-        now = currentTime().getTime()
-      },
-      onItem: () => [now, now],
-      onNotify: () => {
-        now = currentTime().getTime()
-        return now
-      },
-      onEof: () => END_OF_TIME,
-      toSystemTime: (timestamp) => timestamp,
-      snapshot: () => undefined
-    }
+    return new SystemClockLogic()
+  }
+}
+
+class SystemClockLogic implements ClockLogic<unknown, undefined> {
+  private now = nowMs()
+  beforeBatch(): void {
+    this.now = nowMs()
+  }
+  onItem(): readonly [number, number] {
+    return [this.now, this.now]
+  }
+  onNotify(): number {
+    this.now = nowMs()
+    return this.now
+  }
+  onEof(): number {
+    return END_OF_TIME
+  }
+  toSystemTime(timestamp: number): number {
+    return timestamp
+  }
+  snapshot(): undefined {
+    return undefined
   }
 }
 
@@ -131,53 +141,77 @@ export class EventClock<V> implements Clock<V, EventClockState> {
   }
 
   build(resumeState: EventClockState | undefined): ClockLogic<V, EventClockState> {
-    const getter = this.tsGetter
-    const wait = this.waitMillis
     const nowGetter = this.nowGetter
     const now = this.customNow ? () => nowGetter().getTime() : nowMs
-    let systemNow = now()
-    let base = resumeState?.watermarkBase ?? BEGINNING_OF_TIME
-    let sysOfMax = resumeState?.systemTimeOfMax ?? systemNow
-    /** System time only moves forward here, even if the OS clock steps back. */
-    const refresh = () => {
-      const t = now()
-      if (t > systemNow) systemNow = t
+    return new EventClockLogic(this.tsGetter, this.waitMillis, now, resumeState)
+  }
+}
+
+/** One key's event clock. A class, not a closure bag: it is called for every item. */
+class EventClockLogic<V> implements ClockLogic<V, EventClockState> {
+  // Numeric fields start as numbers (not `undefined`), so V8 keeps them as unboxed doubles
+  // instead of allocating a number on every store.
+  private readonly wait: number = 0
+  /** System time as last read; only moves forward here, even if the OS clock steps back. */
+  private systemNow = 0
+  private base = BEGINNING_OF_TIME
+  private sysOfMax = 0
+  constructor(
+    private readonly getter: (value: V) => Date,
+    wait: number,
+    private readonly now: () => number,
+    resumeState: EventClockState | undefined
+  ) {
+    this.wait = wait
+    this.systemNow = now()
+    this.base = resumeState?.watermarkBase ?? BEGINNING_OF_TIME
+    this.sysOfMax = resumeState?.systemTimeOfMax ?? this.systemNow
+  }
+
+  beforeBatch(): void {
+    const t = this.now()
+    if (t > this.systemNow) this.systemNow = t
+  }
+
+  onItem(value: V): readonly [number, number] {
+    const ts = timestampOf(this.getter, value)
+    const candidate = ts - this.wait
+    const current = this.base + (this.systemNow - this.sysOfMax)
+    if (candidate > current) {
+      this.base = candidate
+      this.sysOfMax = this.systemNow
+      return [ts, candidate]
     }
-    const watermark = () => base + (systemNow - sysOfMax)
-    return {
-      beforeBatch: refresh,
-      onItem: (value) => {
-        const ts = timestampOf(getter, value)
-        const candidate = ts - wait
-        const current = watermark()
-        if (candidate > current) {
-          base = candidate
-          sysOfMax = systemNow
-          return [ts, candidate]
-        }
-        return [ts, current]
-      },
-      onNotify: () => {
-        refresh()
-        return watermark()
-      },
-      onEof: () => END_OF_TIME,
-      toSystemTime: (timestamp) => {
-        if (base === BEGINNING_OF_TIME) return undefined
-        const at = timestamp - base + sysOfMax
-        return Number.isFinite(at) ? at : undefined
-      },
-      snapshot: () => ({ watermarkBase: base, systemTimeOfMax: sysOfMax })
-    }
+    return [ts, current]
+  }
+
+  onNotify(): number {
+    this.beforeBatch()
+    return this.base + (this.systemNow - this.sysOfMax)
+  }
+
+  onEof(): number {
+    return END_OF_TIME
+  }
+
+  toSystemTime(timestamp: number): number | undefined {
+    if (this.base === BEGINNING_OF_TIME) return undefined
+    const at = timestamp - this.base + this.sysOfMax
+    return Number.isFinite(at) ? at : undefined
+  }
+
+  snapshot(): EventClockState {
+    return { watermarkBase: this.base, systemTimeOfMax: this.sysOfMax }
   }
 }
 
 const timestampOf = <V>(getter: (v: V) => Date, value: V): number => {
   const ts = getter(value)
-  if (!(ts instanceof Date) || Number.isNaN(ts.getTime())) {
+  const ms = ts instanceof Date ? ts.getTime() : NaN
+  if (Number.isNaN(ms)) {
     throw new TypeError(
       `EventClock's \`tsGetter\` must return a valid \`Date\`; got ${ts instanceof Date ? "an invalid Date" : `a \`${typeof ts}\``}`
     )
   }
-  return ts.getTime()
+  return ms
 }

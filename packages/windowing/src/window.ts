@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { defineOperator, type KeyedStream, op, StatefulBatchLogic, type Stream } from "@weir/core"
+import { currentTime, defineOperator, type KeyedStream, type LogicResult, op, StatefulBatchLogic, type Stream } from "@weir/core"
 import type { Clock, ClockLogic } from "./clocks.js"
 import type { WindowMetadata, Windower, WindowerLogic } from "./windowers.js"
 
@@ -69,13 +69,35 @@ export interface WindowKeyState {
   readonly queue: ReadonlyArray<readonly [value: unknown, timestamp: number]>
 }
 
+/** Results with nothing to emit are shared, not allocated per key per batch. */
+const NOTHING_RETAIN: LogicResult<Tagged> = Object.freeze([Object.freeze([]), false] as const)
+const NOTHING_DISCARD: LogicResult<Tagged> = Object.freeze([Object.freeze([]), true] as const)
+
+/**
+ * One key's clock, windower and window logics. A batch usually holds about one
+ * item per key, so everything here is paid per item: the hot path allocates
+ * nothing unless a window emits.
+ */
 class WindowKeyLogic<V, W, S> extends StatefulBatchLogic<V, Tagged, WindowKeyState> {
   private readonly clock: ClockLogic<V, unknown>
   private readonly windower: WindowerLogic<unknown>
   private readonly logics = new Map<number, WindowLogic<V, W, S>>()
-  private queue: Array<readonly [V, number]>
-  /** The wake-up last asked for; kept while still ahead, since waking a window early is harmless. */
+  /** The window last fed and its logic: a key's consecutive items mostly go to the same window. */
+  private lastId = NaN
+  private lastLogic: WindowLogic<V, W, S> | undefined = undefined
+  /**
+   * Items waiting for the watermark, in arrival order: the first `queued`
+   * entries of two parallel arrays (no tuple per item; slots are reused).
+   */
+  private readonly queueValues: Array<V | undefined> = []
+  private readonly queueTimes: Array<number> = []
+  private queued = 0
+  /** The watermark after the last call. */
+  private watermark = -Infinity
+  /** The wake-up handed to the runtime and not yet fired; may be earlier than needed (see `notifyAt`). */
   private wake: Date | undefined = undefined
+  /** The system time the windows really need a wake-up at (while `wake` is set). */
+  private due = NaN
 
   constructor(
     clock: Clock<V, unknown>,
@@ -88,111 +110,223 @@ class WindowKeyLogic<V, W, S> extends StatefulBatchLogic<V, Tagged, WindowKeySta
     this.clock = clock.build(resume?.clock)
     this.windower = windower.build(resume?.windower)
     for (const [id, state] of resume?.logics ?? []) this.logics.set(id, builder(state as S))
-    this.queue = (resume?.queue as Array<readonly [V, number]> | undefined)?.slice() ?? []
+    for (const [value, ts] of resume?.queue ?? []) this.enqueue(value as V, ts)
   }
 
-  onBatch(values: Array<V>) {
-    const out: Array<Tagged> = []
-    this.clock.beforeBatch()
+  onBatch(values: Array<V>): LogicResult<Tagged> {
+    const clock = this.clock
+    clock.beforeBatch()
+    let out: Array<Tagged> | undefined
     let watermark = -Infinity
-    for (const v of values) {
-      const [ts, wm] = this.clock.onItem(v)
-      watermark = wm
-      if (ts < wm) {
-        for (const id of this.windower.lateFor(ts)) out.push([1, id, v])
-      } else this.queue.push([v, ts])
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!
+      const stamped = clock.onItem(v)
+      const ts = stamped[0]
+      watermark = stamped[1]
+      if (ts < watermark) {
+        for (const id of this.windower.lateFor(ts)) (out ??= []).push([1, id, v])
+      } else this.enqueue(v, ts)
     }
-    this.flush(watermark, out)
-    return [out, this.isEmpty()] as const
+    this.watermark = watermark
+    return this.result(this.flush(watermark, out))
   }
 
-  override onNotify() {
-    const out: Array<Tagged> = []
-    this.flush(this.clock.onNotify(), out)
-    return [out, this.isEmpty()] as const
+  override onNotify(): LogicResult<Tagged> {
+    const wake = this.wake
+    this.wake = undefined
+    // Woken early on purpose (see `notifyAt`) and nothing is due yet: behave as if not woken at all,
+    // so that windows close exactly when they would with an exact wake-up.
+    const early = wake !== undefined && wake.getTime() < this.due
+    if (early && currentTime().getTime() < this.due) return this.result(undefined)
+    const watermark = (this.watermark = this.clock.onNotify())
+    return this.result(this.flush(watermark, undefined))
   }
 
-  override onEof() {
-    const out: Array<Tagged> = []
-    this.flush(this.clock.onEof(), out)
-    return [out, this.isEmpty()] as const
+  override onEof(): LogicResult<Tagged> {
+    const watermark = (this.watermark = this.clock.onEof())
+    return this.result(this.flush(watermark, undefined))
   }
 
   override notifyAt(): Date | undefined {
     let at = this.windower.notifyAt()
-    if (this.ordered && this.queue.length > 0) {
-      const first = this.queue[0]![1]
+    if (this.ordered && this.queued > 0) {
+      const first = this.queueTimes[0]!
       if (at === undefined || first < at) at = first
     }
-    if (at === undefined) return (this.wake = undefined)
-    const system = this.clock.toSystemTime(at)
-    if (system === undefined) return (this.wake = undefined)
-    // An event clock's wake-up time moves with every new item; re-arming the timer each batch would
-    // cost a heap entry per key per batch. Waking earlier than needed only re-checks the windows.
+    const system = at === undefined ? undefined : this.clock.toSystemTime(at)
+    if (at === undefined || system === undefined) {
+      this.due = NaN
+      return (this.wake = undefined)
+    }
+    this.due = system
+    // Every new wake-up costs a `Date` and a timer-heap move, so a pending one that is not late is
+    // kept: if it fires before `due`, `onNotify` ignores it and the exact time is asked for then.
     const wake = this.wake
-    if (wake !== undefined && wake.getTime() === system) return wake
-    return (this.wake = new Date(system))
+    if (wake === undefined) return (this.wake = new Date(system))
+    if (wake.getTime() <= system) return wake
+    return (this.wake = new Date(this.earlierWake(at, system)))
+  }
+
+  /**
+   * The wake-up must move earlier: event time is outrunning system time (a backlog), so it will
+   * move earlier again with the next item. Wake when the watermark is halfway to `at` instead: a
+   * backlog then re-arms a key's timer a few times per window rather than on every batch.
+   */
+  private earlierWake(at: number, system: number): number {
+    const watermark = this.watermark
+    if (!Number.isFinite(watermark) || watermark >= at) return system
+    const halfway = this.clock.toSystemTime(watermark + (at - watermark) / 2)
+    return halfway !== undefined && halfway < system ? halfway : system
   }
 
   snapshot(): WindowKeyState {
+    const queue: Array<readonly [unknown, number]> = []
+    for (let i = 0; i < this.queued; i++) queue.push([this.queueValues[i], this.queueTimes[i]!])
     return {
       clock: this.clock.snapshot(),
       windower: this.windower.snapshot(),
       logics: Array.from(this.logics, ([id, logic]) => [id, logic.snapshot()] as const),
-      queue: this.queue.slice()
+      queue
     }
   }
 
-  private isEmpty(): boolean {
-    return this.logics.size === 0 && this.queue.length === 0 && this.windower.isEmpty()
+  private result(out: Array<Tagged> | undefined): LogicResult<Tagged> {
+    const discard = this.logics.size === 0 && this.queued === 0 && this.windower.isEmpty()
+    if (out === undefined) return discard ? NOTHING_DISCARD : NOTHING_RETAIN
+    return [out, discard]
   }
 
-  private flush(watermark: number, out: Array<Tagged>): void {
-    let take: Array<readonly [V, number]>
-    if (this.queue.length === 1 && (!this.ordered || this.queue[0]![1] <= watermark)) {
-      take = this.queue
-      this.queue = []
-    } else if (this.ordered) {
-      take = []
-      const keep: Array<readonly [V, number]> = []
-      for (const entry of this.queue) (entry[1] <= watermark ? take : keep).push(entry)
-      take.sort((a, b) => a[1] - b[1])
-      this.queue = keep
-    } else {
-      take = this.queue
-      this.queue = []
-    }
-    for (const [value, ts] of take) {
-      for (const id of this.windower.openFor(ts)) {
-        let logic = this.logics.get(id)
-        if (logic === undefined) {
-          logic = this.builder(undefined)
-          this.logics.set(id, logic)
+  private enqueue(value: V, ts: number): void {
+    const n = this.queued
+    this.queueValues[n] = value
+    this.queueTimes[n] = ts
+    this.queued = n + 1
+  }
+
+  /** Take the queued items the watermark has passed, feed them to their windows, then merge and close windows. */
+  private flush(watermark: number, out: Array<Tagged> | undefined): Array<Tagged> | undefined {
+    const n = this.queued
+    if (n > 0) {
+      const values = this.queueValues
+      const times = this.queueTimes
+      // The usual case: every queued item is due and already in timestamp order, so take them as they are.
+      let asQueued = true
+      if (this.ordered) {
+        for (let i = 0; i < n; i++) {
+          const t = times[i]!
+          if (!(t <= watermark) || (i > 0 && t < times[i - 1]!)) {
+            asQueued = false
+            break
+          }
         }
-        for (const w of logic.onValue(value)) out.push([0, id, w])
+      }
+      if (asQueued) {
+        this.queued = 0
+        for (let i = 0; i < n; i++) {
+          const value = values[i] as V
+          values[i] = undefined
+          out = this.open(value, times[i]!, out)
+        }
+      } else out = this.flushSorted(watermark, out)
+    }
+    const merges = this.windower.merged()
+    if (!isEmptyArray(merges)) {
+      for (const [original, target] of merges) {
+        if (original === target) continue
+        const from = this.logics.get(original)
+        if (from === undefined) continue
+        let into = this.logics.get(target)
+        if (into === undefined) {
+          into = this.builder(undefined)
+          this.logics.set(target, into)
+        }
+        out = emit(out, target, into.onMerge(from))
+        this.forget(original)
       }
     }
-    for (const [original, target] of this.windower.merged()) {
-      if (original === target) continue
-      const from = this.logics.get(original)
-      if (from === undefined) continue
-      let into = this.logics.get(target)
-      if (into === undefined) {
-        into = this.builder(undefined)
-        this.logics.set(target, into)
+    const closed = this.windower.closeFor(watermark)
+    if (!isEmptyArray(closed)) {
+      for (const [id, meta] of closed) {
+        const logic = this.logics.get(id)
+        if (logic !== undefined) {
+          this.forget(id)
+          out = emit(out, id, logic.onClose())
+        }
+        ;(out ??= []).push([2, id, meta])
       }
-      for (const w of into.onMerge(from)) out.push([0, target, w])
-      this.logics.delete(original)
     }
-    for (const [id, meta] of this.windower.closeFor(watermark)) {
-      const logic = this.logics.get(id)
-      if (logic !== undefined) {
-        this.logics.delete(id)
-        for (const w of logic.onClose()) out.push([0, id, w])
+    return out
+  }
+
+  /**
+   * Ordered, with items not yet due or out of order: take the due ones sorted by timestamp
+   * (stable), and keep the rest queued in arrival order.
+   */
+  private flushSorted(watermark: number, out: Array<Tagged> | undefined): Array<Tagged> | undefined {
+    const values = this.queueValues
+    const times = this.queueTimes
+    const n = this.queued
+    const taken: Array<number> = []
+    for (let i = 0; i < n; i++) if (times[i]! <= watermark) taken.push(i)
+    if (taken.length === 0) return out
+    taken.sort((a, b) => times[a]! - times[b]! || a - b)
+    const takenValues = taken.map((i) => values[i] as V)
+    const takenTimes = taken.map((i) => times[i]!)
+    let kept = 0
+    for (let i = 0; i < n; i++) {
+      if (!(times[i]! <= watermark)) {
+        values[kept] = values[i]
+        times[kept] = times[i]!
+        kept++
       }
-      out.push([2, id, meta])
+    }
+    for (let i = kept; i < n; i++) values[i] = undefined
+    this.queued = kept
+    for (let j = 0; j < takenValues.length; j++) out = this.open(takenValues[j]!, takenTimes[j]!, out)
+    return out
+  }
+
+  /** Feed one on-time item to every window it belongs to, creating their logics. */
+  private open(value: V, ts: number, out: Array<Tagged> | undefined): Array<Tagged> | undefined {
+    const ids = this.windower.openFor(ts)
+    if (Array.isArray(ids)) {
+      for (let i = 0; i < ids.length; i++) out = this.feed(ids[i] as number, value, out)
+    } else {
+      for (const id of ids) out = this.feed(id, value, out)
+    }
+    return out
+  }
+
+  private feed(id: number, value: V, out: Array<Tagged> | undefined): Array<Tagged> | undefined {
+    let logic = id === this.lastId ? this.lastLogic! : this.logics.get(id)
+    if (logic === undefined) {
+      logic = this.builder(undefined)
+      this.logics.set(id, logic)
+    }
+    this.lastId = id
+    this.lastLogic = logic
+    return emit(out, id, logic.onValue(value))
+  }
+
+  private forget(id: number): void {
+    this.logics.delete(id)
+    if (id === this.lastId) {
+      this.lastId = NaN
+      this.lastLogic = undefined
     }
   }
+}
+
+const isEmptyArray = (it: Iterable<unknown>): boolean => Array.isArray(it) && it.length === 0
+
+/** Append a window's values to `out` (created on the first one). */
+const emit = (out: Array<Tagged> | undefined, id: number, ws: Iterable<unknown>): Array<Tagged> | undefined => {
+  if (Array.isArray(ws)) {
+    for (let i = 0; i < ws.length; i++) (out ??= []).push([0, id, ws[i]])
+  } else {
+    for (const w of ws) (out ??= []).push([0, id, w])
+  }
+  return out
 }
 
 const pick = (tag: 0 | 1 | 2) => (batch: Array<readonly [string, Tagged]>) => {

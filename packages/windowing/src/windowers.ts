@@ -66,6 +66,7 @@ const checkAlign = (alignTo: unknown): number => {
 }
 
 const NONE_CLOSED: ReadonlyArray<readonly [number, WindowMetadata]> = Object.freeze([])
+const NO_MERGES: ReadonlyArray<readonly [number, number]> = Object.freeze([])
 
 /** The open sliding windows of one key: id → close time. */
 export type SlidingState = ReadonlyArray<readonly [number, number]>
@@ -120,42 +121,83 @@ export class SlidingWindower implements Windower<SlidingState> {
   }
 
   build(resumeState: SlidingState | undefined): WindowerLogic<SlidingState> {
-    const open = new Map<number, number>(resumeState ?? [])
-    /** The earliest close among open windows (Infinity when none): lets most calls return at once. */
-    let minClose = Infinity
-    for (const close of open.values()) if (close < minClose) minClose = close
-    return {
-      openFor: (timestamp) => {
-        const ids = this.idsFor(timestamp)
-        for (const id of ids) {
-          if (!open.has(id)) {
-            const close = this.closeOf(id)
-            open.set(id, close)
-            if (close < minClose) minClose = close
-          }
-        }
-        return ids
-      },
-      lateFor: (timestamp) => this.idsFor(timestamp),
-      merged: () => [],
-      closeFor: (watermark) => {
-        if (watermark < minClose) return NONE_CLOSED
-        const closed: Array<readonly [number, WindowMetadata]> = []
-        minClose = Infinity
-        for (const [id, close] of open) {
-          if (close > watermark && close < minClose) minClose = close
-          if (close <= watermark) {
-            closed.push([id, { openTime: new Date(this.openOf(id)), closeTime: new Date(close), mergedIds: new Set() }])
-          }
-        }
-        closed.sort((a, b) => a[0] - b[0])
-        for (const [id] of closed) open.delete(id)
-        return closed
-      },
-      notifyAt: () => (minClose === Infinity ? undefined : minClose),
-      isEmpty: () => open.size === 0,
-      snapshot: () => Array.from(open)
+    return new SlidingWindowerLogic(this, resumeState)
+  }
+}
+
+/** One key's open sliding (or tumbling) windows. */
+class SlidingWindowerLogic implements WindowerLogic<SlidingState> {
+  /** id → close time. */
+  private readonly open: Map<number, number>
+  /** The earliest close among open windows (Infinity when none): lets most calls return at once. */
+  private minClose = Infinity
+  /** Tumbling: the window `openFor` returned last (`[lastOpenedId]`), while it is still open. */
+  private lastOpenedId = NaN
+  private lastOpened: ReadonlyArray<number> | undefined = undefined
+  constructor(private readonly windower: SlidingWindower, resumeState: SlidingState | undefined) {
+    this.open = new Map(resumeState ?? [])
+    for (const close of this.open.values()) if (close < this.minClose) this.minClose = close
+  }
+
+  openFor(timestamp: number): ReadonlyArray<number> {
+    const windower = this.windower
+    // Tumbling: a key's consecutive items mostly land in the window the previous one opened.
+    if (windower.offsetMillis === windower.lengthMillis) {
+      const id = Math.floor((timestamp - windower.alignMillis) / windower.lengthMillis)
+      if (id === this.lastOpenedId) return this.lastOpened!
+      this.markOpen(id)
+      this.lastOpenedId = id
+      return (this.lastOpened = Object.freeze([id]))
     }
+    const ids = windower.idsFor(timestamp)
+    for (let i = 0; i < ids.length; i++) this.markOpen(ids[i]!)
+    return ids
+  }
+
+  private markOpen(id: number): void {
+    if (!this.open.has(id)) {
+      const close = this.windower.closeOf(id)
+      this.open.set(id, close)
+      if (close < this.minClose) this.minClose = close
+    }
+  }
+
+  lateFor(timestamp: number): Array<number> {
+    return this.windower.idsFor(timestamp)
+  }
+
+  merged(): ReadonlyArray<readonly [number, number]> {
+    return NO_MERGES
+  }
+
+  closeFor(watermark: number): ReadonlyArray<readonly [number, WindowMetadata]> {
+    if (watermark < this.minClose) return NONE_CLOSED
+    this.lastOpenedId = NaN
+    this.lastOpened = undefined
+    const closed: Array<readonly [number, WindowMetadata]> = []
+    let minClose = Infinity
+    for (const [id, close] of this.open) {
+      if (close > watermark && close < minClose) minClose = close
+      if (close <= watermark) {
+        closed.push([id, { openTime: new Date(this.windower.openOf(id)), closeTime: new Date(close), mergedIds: new Set() }])
+      }
+    }
+    this.minClose = minClose
+    closed.sort((a, b) => a[0] - b[0])
+    for (const [id] of closed) this.open.delete(id)
+    return closed
+  }
+
+  notifyAt(): number | undefined {
+    return this.minClose === Infinity ? undefined : this.minClose
+  }
+
+  isEmpty(): boolean {
+    return this.open.size === 0
+  }
+
+  snapshot(): SlidingState {
+    return Array.from(this.open)
   }
 }
 
@@ -185,9 +227,13 @@ export interface SessionState {
 export const LATE_SESSION_ID = -1
 
 interface Session {
+  readonly id: number
+  /** `[id]`, what `openFor` returns for it (frozen, so it can be shared). */
+  readonly ids: ReadonlyArray<number>
   open: number
   close: number
-  merged: Set<number>
+  /** Ids merged into this session (created on the first merge). */
+  merged: Set<number> | undefined
 }
 
 /**
@@ -212,76 +258,118 @@ export class SessionWindower implements Windower<SessionState> {
   }
 
   build(resumeState: SessionState | undefined): WindowerLogic<SessionState> {
-    const gap = this.gapMillis
-    let nextId = resumeState?.nextId ?? 0
-    const sessions = new Map<number, Session>()
+    return new SessionWindowerLogic(this.gapMillis, resumeState)
+  }
+}
+
+const newSession = (id: number, open: number, close: number, merged: Set<number> | undefined): Session => ({
+  id,
+  ids: Object.freeze([id]),
+  open,
+  close,
+  merged
+})
+
+/** One key's sessions. */
+class SessionWindowerLogic implements WindowerLogic<SessionState> {
+  private nextId: number
+  /** Open sessions in creation order (a key rarely has more than two, so an array beats a Map). */
+  private sessions: Array<Session> = []
+  private mergeQueue: Array<readonly [number, number]> = []
+  constructor(private readonly gap: number, resumeState: SessionState | undefined) {
+    this.nextId = resumeState?.nextId ?? 0
     for (const [id, open, close, merged] of resumeState?.sessions ?? []) {
-      sessions.set(id, { open, close, merged: new Set(merged) })
+      this.sessions.push(newSession(id, open, close, merged.length > 0 ? new Set(merged) : undefined))
     }
-    const mergeQueue: Array<readonly [number, number]> = []
-    const detectMerges = () => {
-      if (sessions.size < 2) return
-      const sorted = Array.from(sessions).sort((a, b) => a[1].open - b[1].open || a[0] - b[0])
-      let last: [number, Session] | undefined
-      for (const entry of sorted) {
-        if (last !== undefined && entry[1].open - last[1].close <= gap) {
-          const [id, s] = entry
-          last[1].close = Math.max(last[1].close, s.close)
-          last[1].merged.add(id)
-          for (const m of s.merged) last[1].merged.add(m)
-          sessions.delete(id)
-          mergeQueue.push([id, last[0]])
-        } else last = entry
+  }
+
+  openFor(ts: number): ReadonlyArray<number> {
+    const gap = this.gap
+    const sessions = this.sessions
+    for (let i = 0; i < sessions.length; i++) {
+      const s = sessions[i]!
+      if (s.open <= ts && ts <= s.close) return s.ids
+      if (s.open - ts > 0 && s.open - ts <= gap) {
+        s.open = ts
+        return this.afterGrowing(s)
+      }
+      if (ts - s.close > 0 && ts - s.close <= gap) {
+        s.close = ts
+        return this.afterGrowing(s)
       }
     }
-    return {
-      openFor: (ts) => {
-        for (const [id, s] of sessions) {
-          if (s.open <= ts && ts <= s.close) return [id]
-          if (s.open - ts > 0 && s.open - ts <= gap) {
-            s.open = ts
-            detectMerges()
-            return [survivorOf(id)]
-          }
-          if (ts - s.close > 0 && ts - s.close <= gap) {
-            s.close = ts
-            detectMerges()
-            return [survivorOf(id)]
-          }
-        }
-        const id = nextId++
-        sessions.set(id, { open: ts, close: ts, merged: new Set() })
-        return [id]
-      },
-      lateFor: () => [LATE_SESSION_ID],
-      merged: () => mergeQueue.splice(0),
-      closeFor: (watermark) => {
-        const closed: Array<readonly [number, WindowMetadata]> = []
-        for (const [id, s] of sessions) {
-          if (s.close < watermark - gap) {
-            closed.push([id, { openTime: new Date(s.open), closeTime: new Date(s.close), mergedIds: new Set(s.merged) }])
-          }
-        }
-        for (const [id] of closed) sessions.delete(id)
-        return closed
-      },
-      notifyAt: () => {
-        let min = Infinity
-        for (const s of sessions.values()) if (s.close < min) min = s.close
-        return min === Infinity ? undefined : min + gap
-      },
-      isEmpty: () => sessions.size === 0,
-      snapshot: () => ({
-        nextId,
-        sessions: Array.from(sessions, ([id, s]) => [id, s.open, s.close, Array.from(s.merged)] as const)
-      })
-    }
+    const s = newSession(this.nextId++, ts, ts, undefined)
+    sessions.push(s)
+    return s.ids
+  }
 
-    /** The id a session ended up in after the merges just queued. */
-    function survivorOf(id: number): number {
-      let current = id
-      for (const [original, target] of mergeQueue) if (original === current) current = target
-      return current
+  lateFor(): Array<number> {
+    return [LATE_SESSION_ID]
+  }
+
+  merged(): ReadonlyArray<readonly [number, number]> {
+    return this.mergeQueue.length === 0 ? NO_MERGES : this.mergeQueue.splice(0)
+  }
+
+  closeFor(watermark: number): ReadonlyArray<readonly [number, WindowMetadata]> {
+    const sessions = this.sessions
+    const before = watermark - this.gap
+    let closed: Array<readonly [number, WindowMetadata]> | undefined
+    for (let i = 0; i < sessions.length; i++) {
+      const s = sessions[i]!
+      if (s.close < before) {
+        ;(closed ??= []).push([s.id, { openTime: new Date(s.open), closeTime: new Date(s.close), mergedIds: new Set(s.merged) }])
+      }
     }
+    if (closed === undefined) return NONE_CLOSED
+    this.sessions = sessions.filter((s) => !(s.close < before))
+    return closed
+  }
+
+  notifyAt(): number | undefined {
+    let min = Infinity
+    for (let i = 0; i < this.sessions.length; i++) if (this.sessions[i]!.close < min) min = this.sessions[i]!.close
+    // A session closes once the watermark is strictly past its last item plus the gap
+    // (Bytewax's `close_for`), so wake 1 ms after that, not at it: a wake at exactly
+    // `close + gap` closes nothing and, on a clock that stands still, would fire forever.
+    return min === Infinity ? undefined : min + this.gap + 1
+  }
+
+  isEmpty(): boolean {
+    return this.sessions.length === 0
+  }
+
+  snapshot(): SessionState {
+    return {
+      nextId: this.nextId,
+      sessions: this.sessions.map((s) => [s.id, s.open, s.close, s.merged === undefined ? [] : Array.from(s.merged)] as const)
+    }
+  }
+
+  /** After session `s` grew: merge every session it now reaches, and return the ids of the one it ended up in. */
+  private afterGrowing(s: Session): ReadonlyArray<number> {
+    if (this.sessions.length < 2) return s.ids
+    this.detectMerges()
+    let current = s.id
+    for (const [original, target] of this.mergeQueue) if (original === current) current = target
+    return current === s.id ? s.ids : [current]
+  }
+
+  private detectMerges(): void {
+    const gap = this.gap
+    const sorted = this.sessions.slice().sort((a, b) => a.open - b.open || a.id - b.id)
+    const gone = new Set<number>()
+    let last: Session | undefined
+    for (const s of sorted) {
+      if (last !== undefined && s.open - last.close <= gap) {
+        last.close = Math.max(last.close, s.close)
+        const merged = (last.merged ??= new Set())
+        merged.add(s.id)
+        if (s.merged !== undefined) for (const m of s.merged) merged.add(m)
+        gone.add(s.id)
+        this.mergeQueue.push([s.id, last.id])
+      } else last = s
+    }
+    if (gone.size > 0) this.sessions = this.sessions.filter((s) => !gone.has(s.id))
   }
 }

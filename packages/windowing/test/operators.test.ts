@@ -192,6 +192,20 @@ describe("every operator", () => {
     await runMain(flow, { clock: new VirtualClock(align) })
     expect(out).toEqual([["all", [0, [1, 2]]], ["all", [1, [3]]]])
   })
+
+  it("sessions with a SystemClock on virtual time close by the timer (the wake is not at the gap's edge)", async () => {
+    // Woken at exactly last item + gap, nothing closes yet (closing is strictly past it);
+    // on a clock that only moves when the run sleeps, such a wake would fire forever.
+    const flow = new Dataflow("test_df")
+    const out: Array<unknown> = []
+    const items = [1, 2, new TestingSource.PAUSE("15 seconds"), 3]
+    const keyed = op.input("inp", flow, new TestingSource<number>(items as Array<number>)).then(op.keyOn, "k", () => "all")
+    const w = win.collectWindow("c", keyed, new SystemClock(), new SessionWindower("10 seconds"))
+    op.output("out", w.down, new TestingSink(out))
+    await runMain(flow, { clock: new VirtualClock(align) })
+    // The key's state is discarded when its session closes, so the next session is id 0 again.
+    expect(out).toEqual([["all", [0, [1, 2]]], ["all", [0, [3]]]])
+  })
 })
 
 describe("joinWindow", () => {
