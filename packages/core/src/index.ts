@@ -49,7 +49,7 @@ export { TTLCache } from "./operators/enrich.js"
 export { WeirRecoveryError, WeirRuntimeError } from "./errors.js"
 export { stableHash } from "./internal/hash.js"
 export { clusterMain, run, runCluster, runMain, type ClusterOptions, type RunOptions } from "./runtime/run.js"
-export { currentTime, systemClock, type WeirClock } from "./runtime/clock.js"
+export { currentTime, currentTimeMillis, systemClock, type WeirClock } from "./runtime/clock.js"
 export type {
   EpochCommit,
   RecoveryConfigLike,

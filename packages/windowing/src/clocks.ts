@@ -7,10 +7,10 @@
  *
  * @since 0.1.0
  */
-import { currentTime } from "@weir/core"
+import { currentTime, currentTimeMillis } from "@weir/core"
 import * as Duration from "effect/Duration"
 
-const nowMs = (): number => currentTime().getTime()
+const nowMs = (): number => currentTimeMillis()
 
 /** The beginning of time, as a watermark. */
 export const BEGINNING_OF_TIME = -Infinity

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { currentTime, defineOperator, type KeyedStream, type LogicResult, op, StatefulBatchLogic, type Stream } from "@weir/core"
+import { currentTimeMillis, defineOperator, type KeyedStream, type LogicResult, op, StatefulBatchLogic, type Stream } from "@weir/core"
 import type { Clock, ClockLogic } from "./clocks.js"
 import type { WindowMetadata, Windower, WindowerLogic } from "./windowers.js"
 
@@ -137,7 +137,7 @@ class WindowKeyLogic<V, W, S> extends StatefulBatchLogic<V, Tagged, WindowKeySta
     // Woken early on purpose (see `notifyAt`) and nothing is due yet: behave as if not woken at all,
     // so that windows close exactly when they would with an exact wake-up.
     const early = wake !== undefined && wake.getTime() < this.due
-    if (early && currentTime().getTime() < this.due) return this.result(undefined)
+    if (early && currentTimeMillis() < this.due) return this.result(undefined)
     const watermark = (this.watermark = this.clock.onNotify())
     return this.result(this.flush(watermark, undefined))
   }

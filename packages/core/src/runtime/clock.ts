@@ -56,3 +56,15 @@ export const nowMillis = (): number => (active === undefined ? Date.now() : acti
  * @since 0.1.0
  */
 export const currentTime = (): Date => new Date(nowMillis())
+
+/**
+ * {@link currentTime} as milliseconds since the epoch, without allocating a
+ * `Date`: for hot paths such as window logic.
+ *
+ * @example
+ * ```ts
+ * const dueIn = deadlineMs - currentTimeMillis()
+ * ```
+ * @since 0.1.0
+ */
+export const currentTimeMillis = (): number => nowMillis()

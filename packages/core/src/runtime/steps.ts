@@ -221,8 +221,14 @@ export class StatefulStep implements RuntimeStep {
         const st = touched[t]!
         const values = st.pending!
         st.pending = undefined
-        if (st.logic === undefined) st.logic = this.build(st.key, undefined)
-        const result = this.call(st, "onBatch", values)
+        const logic = st.logic ?? (st.logic = this.build(st.key, undefined))
+        // A direct call (not through `call`): this is the hot path.
+        let result: unknown
+        try {
+          result = logic.onBatch(values)
+        } catch (e) {
+          throw stepError("StatefulBatchLogic.onBatch", this.stepId, e, ` for key '${st.key}'`)
+        }
         this.apply(st, result, "onBatch", out)
       }
     } finally {
@@ -331,7 +337,12 @@ export class StatefulStep implements RuntimeStep {
   }
 
   private reschedule(st: KeyState): void {
-    const at = this.call(st, "notifyAt")
+    let at: unknown
+    try {
+      at = st.logic!.notifyAt()
+    } catch (e) {
+      throw stepError("StatefulBatchLogic.notifyAt", this.stepId, e, ` for key '${st.key}'`)
+    }
     if (at === undefined || at === null) {
       this.timers.cancel(st)
       return
