@@ -53,6 +53,9 @@ const YIELD_EVERY_MS = 20
 /** How long the loop sleeps at least when a turn found nothing to do. */
 const IDLE_COOLDOWN_MS = 1
 
+/** How long an idle loop waits at most while an epoch is held for a batch in flight (its arrival wakes it sooner). */
+const HELD_EPOCH_WAIT_MS = 50
+
 type Turn = "busy" | "idle" | "closeEpoch" | "finish" | "abort"
 
 class Worker implements WorkerView {
@@ -390,13 +393,24 @@ export class Execution {
     }
     if (live === 0) return "finish"
     this.lastTurnBusy = busy
-    if (now - this.epochStartedAt >= this.config.epochIntervalMs) return "closeEpoch"
+    if (now - this.epochStartedAt >= this.config.epochIntervalMs && !this.epochHeld()) return "closeEpoch"
     return busy ? "busy" : "idle"
+  }
+
+  /**
+   * A partition's first asynchronous batch is in flight: the epoch closes
+   * only once it has been delivered (its arrival wakes the loop), so that no
+   * commit records a position past items that have not entered the dataflow.
+   */
+  private epochHeld(): boolean {
+    if (!this.tracking) return false
+    for (const p of this.partitions) if (p.holdsEpoch) return true
+    return false
   }
 
   /** When the loop next has something to do. */
   private nextDue(): number {
-    let at = this.epochStartedAt + this.config.epochIntervalMs
+    let at = this.epochHeld() ? Infinity : this.epochStartedAt + this.config.epochIntervalMs
     for (const p of this.partitions) {
       if (!p.ended && !p.waiting && p.awake < at) at = p.awake
     }
@@ -432,7 +446,8 @@ export class Execution {
           // Nothing to do: sleep until a partition, timer or epoch is due, or an
           // asynchronous batch arrives — at least the 1 ms idle cooldown, so that a
           // zero epoch interval never spins while a source's batch is in flight.
-          const wait = Math.max(ex.nextDue() - clock.now(), IDLE_COOLDOWN_MS)
+          const due = ex.nextDue()
+          const wait = due === Infinity ? HELD_EPOCH_WAIT_MS : Math.max(due - clock.now(), IDLE_COOLDOWN_MS)
           yield* ex.sleep(wait)
           lastYield = Date.now()
           continue

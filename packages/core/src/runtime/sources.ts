@@ -8,6 +8,9 @@ import { AbortExecution, EOF, type StatefulSourcePartition, type StatelessSource
 import { isAsync, stepError, toArray, toPromise } from "./async.js"
 import type { Emit } from "./steps.js"
 
+/** No snapshot taken. */
+const NONE: unique symbol = Symbol("none")
+
 /** What polling a partition gave. */
 export type PollOutcome =
   | { readonly kind: "items"; readonly count: number }
@@ -23,6 +26,14 @@ export class InputPartition {
   touched = false
   /** The snapshot taken when the partition ended. */
   finalSnapshot: unknown = undefined
+  /**
+   * `nextBatch` has returned a Promise or an Effect at least once. From then
+   * on the position is snapshotted before each call, because a source may
+   * advance it before its batch arrives.
+   */
+  private asyncSeen = false
+  /** The position as of the last delivered batch, taken before the call now in flight (or {@link NONE}). */
+  private beforeFlight: unknown = NONE
   private inFlight = false
   private settled = false
   private result: unknown = undefined
@@ -44,6 +55,16 @@ export class InputPartition {
 
   get waiting(): boolean {
     return this.inFlight && !this.settled
+  }
+
+  /**
+   * A batch is in flight and the position as of the last delivered batch is
+   * not known: the epoch must not close before the batch is delivered, or
+   * its commit would record a position past items that never entered the
+   * dataflow. Only the first asynchronous call of a partition can do this.
+   */
+  get holdsEpoch(): boolean {
+    return this.fixed && this.inFlight && this.beforeFlight === NONE
   }
 
   private where(): string {
@@ -69,8 +90,10 @@ export class InputPartition {
       }
       r = this.result
       this.result = undefined
+      this.beforeFlight = NONE
     } else {
       if (now < this.awake) return { kind: "waiting" }
+      if (this.asyncSeen && this.fixed) this.beforeFlight = this.snapshot()
       try {
         r = this.part.nextBatch()
       } catch (e) {
@@ -78,6 +101,7 @@ export class InputPartition {
         throw stepError(`${this.what()}.nextBatch`, this.stepId, e, this.where())
       }
       if (isAsync(r)) {
+        this.asyncSeen = true
         this.inFlight = true
         this.touched = true
         toPromise(r).then(
@@ -135,8 +159,17 @@ export class InputPartition {
     this.awake = next instanceof Date ? next.getTime() : now
   }
 
+  /**
+   * The position to commit: as of the last batch delivered to the dataflow.
+   * While a batch is in flight that is the snapshot taken before the call;
+   * the partition stays touched, so the next epoch records the batch.
+   */
   snapshot(): unknown {
     if (this.ended) return this.finalSnapshot
+    if (this.inFlight && this.beforeFlight !== NONE) {
+      this.touched = true
+      return this.beforeFlight
+    }
     try {
       return (this.part as StatefulSourcePartition<unknown, unknown>).snapshot()
     } catch (e) {
