@@ -23,6 +23,7 @@ import { nowMillis, setActiveClock, type WeirClock } from "./clock.js"
 import type { Plan, PlannedStep } from "./plan.js"
 import type { RecoveryStore, SnapshotEntry } from "./recovery.js"
 import { DynamicOutputStep, naturalCompare, PartitionedOutputStep, PendingWrites, SerialWriter, SinkPartitionSlot } from "./sinks.js"
+import { findUncloneable } from "./snapshotCheck.js"
 import { InputPartition } from "./sources.js"
 import {
   BranchStep,
@@ -511,12 +512,15 @@ export class Execution {
     for (const p of this.partitions) {
       if (!p.fixed || !p.touched) continue
       p.touched = false
-      perWorker[p.worker]!.push({ stepId: p.stepId, key: p.name, discard: false, state: p.snapshot() })
+      const state = p.snapshot()
+      checkSnapshot(p.stepId, `partition '${p.name}'`, state)
+      perWorker[p.worker]!.push({ stepId: p.stepId, key: p.name, discard: false, state })
     }
     for (const w of this.workers) {
       for (const step of w.steps) {
         if (!(step instanceof StatefulStep)) continue
         for (const [key, state, discard] of step.takeSnapshots()) {
+          if (!discard && typeof state === "object" && state !== null) checkSnapshot(step.stepId, `key '${key}'`, state)
           perWorker[w.workerIndex]!.push({ stepId: step.stepId, key, discard, state })
         }
       }
@@ -531,6 +535,7 @@ export class Execution {
         } catch (e) {
           throw stepError("StatefulSinkPartition.snapshot", sink.stepId, e, ` for partition '${slot.name}'`)
         }
+        checkSnapshot(sink.stepId, `partition '${slot.name}'`, state)
         perWorker[i % n]!.push({ stepId: sink.stepId, key: slot.name, discard: false, state })
       })
     }
@@ -565,6 +570,19 @@ export class Execution {
     const closers = this.closers.splice(0)
     return Effect.forEach(closers, (close) => close(), { discard: true })
   }
+}
+
+/** Refuse a snapshot that a store would bring back without its prototype (see snapshotCheck.ts). */
+const checkSnapshot = (stepId: string, of: string, state: unknown): void => {
+  const found = findUncloneable(state)
+  if (found === undefined) return
+  throw new WeirRuntimeError({
+    message: `can't snapshot the state of ${of} in step '${stepId}': it holds a \`${found.type}\` instance at \`${found.path}\`, ` +
+      "and a recovery store keeps only plain data (objects, arrays, Map, Set, Date, bigint, typed arrays), so it would come back " +
+      "without its class and methods. Keep plain data in the state (rebuild the instance from it when the step resumes), " +
+      "or convert it in the logic's `snapshot()`",
+    stepId
+  })
 }
 
 const routeByKey = (owners: ReadonlyArray<RuntimeStep>, port: number, batch: Array<unknown>): void => {

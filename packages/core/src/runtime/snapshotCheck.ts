@@ -1,0 +1,112 @@
+/**
+ * Which snapshots survive a store. Every recovery store saves states in the
+ * structured-clone model (V8's serializer, or `structuredClone` in memory),
+ * which keeps plain data — objects, arrays, `Map`, `Set`, `Date`, `RegExp`,
+ * `bigint`, typed arrays, boxed primitives, errors, cycles — but drops a
+ * class instance's prototype: it would come back as a plain object and fail
+ * later, inside user code, on the first method call. So each snapshot is
+ * checked when it is taken, and one that would not round-trip fails the
+ * epoch close with an error naming the step, the key and the type, before
+ * anything of the epoch is written.
+ */
+
+/** Where in the value a class instance sits (`state.a[2]`) and its class name. */
+export interface Uncloneable {
+  readonly path: string
+  readonly type: string
+}
+
+const plainPrototypes = new Set<unknown>([
+  Object.prototype,
+  null,
+  Array.prototype,
+  Map.prototype,
+  Set.prototype,
+  Date.prototype,
+  RegExp.prototype,
+  ArrayBuffer.prototype,
+  DataView.prototype,
+  Number.prototype,
+  String.prototype,
+  Boolean.prototype,
+  BigInt.prototype,
+  Error.prototype,
+  EvalError.prototype,
+  RangeError.prototype,
+  ReferenceError.prototype,
+  SyntaxError.prototype,
+  TypeError.prototype,
+  URIError.prototype
+])
+for (
+  const T of [
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    Float32Array,
+    Float64Array,
+    BigInt64Array,
+    BigUint64Array
+  ]
+) plainPrototypes.add(T.prototype)
+if (typeof SharedArrayBuffer !== "undefined") plainPrototypes.add(SharedArrayBuffer.prototype)
+// Node's serializer writes a Buffer as a host object and reads it back as a Buffer.
+if (typeof Buffer !== "undefined") plainPrototypes.add(Buffer.prototype)
+
+const className = (proto: object): string => {
+  const ctor = (proto as { constructor?: unknown }).constructor
+  return typeof ctor === "function" && ctor.name !== "" ? ctor.name : "an object with a custom prototype"
+}
+
+/**
+ * The first part of `value` that would lose its prototype in a store, or
+ * `undefined` when all of it round-trips. Functions and symbols are left to
+ * the store, which refuses them with its own error.
+ */
+export const findUncloneable = (value: unknown): Uncloneable | undefined => {
+  if (typeof value !== "object" || value === null) return undefined
+  const seen = new Set<object>()
+  const walk = (v: unknown, path: string): Uncloneable | undefined => {
+    if (typeof v !== "object" || v === null || seen.has(v)) return undefined
+    seen.add(v)
+    const proto = Object.getPrototypeOf(v) as object | null
+    if (!plainPrototypes.has(proto)) return { path, type: className(proto!) }
+    if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return undefined
+    if (v instanceof Map) {
+      let i = 0
+      for (const [k, x] of v) {
+        const found = walk(k, `${path}.keys()[${i}]`) ?? walk(x, `${path}.get(${describeKey(k)})`)
+        if (found !== undefined) return found
+        i++
+      }
+      return undefined
+    }
+    if (v instanceof Set) {
+      let i = 0
+      for (const x of v) {
+        const found = walk(x, `${path}.values()[${i++}]`)
+        if (found !== undefined) return found
+      }
+      return undefined
+    }
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const found = walk(v[i], `${path}[${i}]`)
+        if (found !== undefined) return found
+      }
+      return undefined
+    }
+    for (const k of Object.keys(v)) {
+      const found = walk((v as Record<string, unknown>)[k], /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`)
+      if (found !== undefined) return found
+    }
+    return undefined
+  }
+  return walk(value, "state")
+}
+
+const describeKey = (k: unknown): string => (typeof k === "string" ? JSON.stringify(k) : typeof k === "object" ? "…" : String(k))
