@@ -4,9 +4,9 @@
  * @since 0.1.0
  */
 import { FixedPartitionedSink, stableHash, type StatefulSinkPartition } from "@weir/core"
-import * as path from "node:path"
 import type { FileSinkOptions } from "./FileSink.js"
 import { FileWriter } from "./internal/FileWriter.js"
+import { partFilePath } from "./internal/partFilePath.js"
 import { checkDirectory, resumeOffsetOf } from "./internal/paths.js"
 
 /**
@@ -15,7 +15,12 @@ import { checkDirectory, resumeOffsetOf } from "./internal/paths.js"
  * @since 0.1.0
  */
 export interface DirSinkOptions extends FileSinkOptions {
-  /** The name of file `i` of `n`; default `` (i) => `part_${i}` ``. Names must be distinct. */
+  /**
+   * The name of file `i` of `n`; default `` (i) => `part_${i}` ``. Names must
+   * be distinct, and relative paths that stay inside the directory (a
+   * subdirectory must exist): a name that leaves it — `..`, an absolute
+   * path, a subdirectory that is a symbolic link to elsewhere — fails the run.
+   */
   readonly fileNamer?: ((i: number, n: number) => string) | undefined
   /**
    * Which file a key goes to: an integer, taken modulo the file count, that
@@ -37,6 +42,8 @@ export interface DirSinkOptions extends FileSinkOptions {
  * Unlike Bytewax, partition names are sorted naturally, so with more than
  * ten files `assignFile(key) === 10` means `part_10`, not `part_2`. The
  * directory must exist when the run starts (and be the same on every worker).
+ * A sink writes only inside it: file names that lead out of it are refused,
+ * and so is a symbolic link found where a part file should be.
  *
  * @example
  * ```ts
@@ -96,9 +103,15 @@ export class DirSink extends FixedPartitionedSink<string, number> {
     return this.assignFile(itemKey)
   }
 
-  /** Opens one file and truncates it to its snapshot (0 on a fresh run). */
-  buildPart(_stepId: string, forPart: string, resumeState: number | undefined): Promise<StatefulSinkPartition<string, number>> {
-    const file = path.join(this.dir, forPart)
-    return FileWriter.open(file, resumeOffsetOf(resumeState, file), { end: this.end, fsync: this.fsync })
+  /**
+   * Opens one file and truncates it to its snapshot (0 on a fresh run).
+   * Refuses, before opening anything, a name that leaves the directory, and
+   * a symbolic link in place of the file.
+   */
+  async buildPart(stepId: string, forPart: string, resumeState: number | undefined): Promise<StatefulSinkPartition<string, number>> {
+    const context = { stepId, name: forPart, index: this.fileNames.indexOf(forPart), count: this.fileCount }
+    const file = await partFilePath(this.dir, context)
+    const settings = { end: this.end, fsync: this.fsync, followSymlinks: false }
+    return FileWriter.open(stepId, file, resumeOffsetOf(resumeState, file), settings)
   }
 }

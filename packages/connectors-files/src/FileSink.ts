@@ -78,7 +78,8 @@ export class FileSink extends FixedPartitionedSink<string, number> {
   }
 
   /** Opens the file and truncates it to the snapshot (0 on a fresh run). */
-  buildPart(_stepId: string, _forPart: string, resumeState: number | undefined): Promise<StatefulSinkPartition<string, number>> {
-    return FileWriter.open(this.path, resumeOffsetOf(resumeState, this.path), { end: this.end, fsync: this.fsync })
+  buildPart(stepId: string, _forPart: string, resumeState: number | undefined): Promise<StatefulSinkPartition<string, number>> {
+    const settings = { end: this.end, fsync: this.fsync, followSymlinks: true }
+    return FileWriter.open(stepId, this.path, resumeOffsetOf(resumeState, this.path), settings)
   }
 }

@@ -1,30 +1,17 @@
 /** Every failure is an error that names the step and the path. */
-import { Dataflow, type FixedPartitionedSource, op, runMain, WeirRuntimeError } from "@weir/core"
-import { TestingSink, TestingSource } from "@weir/testing"
+import { Dataflow, type FixedPartitionedSource, op, type WeirRuntimeError } from "@weir/core"
+import { TestingSink } from "@weir/testing"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { CSVSource, DirSink, DirSource, FileConnectorError, FileSink, FileSource } from "../src/index.js"
-import { fixture, onlyPart, tmpDir, tmpFile } from "./helpers.js"
+import { expectRunError, failingOutput, fixture, onlyPart, tmpDir, tmpFile } from "./helpers.js"
 
 /** Runs `input → TestingSink` and returns the error the run failed with. */
 const failingInput = async <X>(source: FixedPartitionedSource<X, number>): Promise<WeirRuntimeError> => {
   const flow = new Dataflow("test_df")
   op.input("inp", flow, source).then(op.output, "out", new TestingSink())
   return expectRunError(flow)
-}
-
-/** Runs `[key, value] items → sink` and returns the error the run failed with. */
-const failingOutput = async (sink: FileSink | DirSink, items: Array<readonly [string, unknown]> = [["k", "v"]]): Promise<WeirRuntimeError> => {
-  const flow = new Dataflow("test_df")
-  op.input("inp", flow, new TestingSource(items)).then(op.output, "out", sink as never)
-  return expectRunError(flow)
-}
-
-const expectRunError = async (flow: Dataflow): Promise<WeirRuntimeError> => {
-  const err = await runMain(flow).then(() => undefined, (e: unknown) => e)
-  expect(err).toBeInstanceOf(WeirRuntimeError)
-  return err as WeirRuntimeError
 }
 
 describe("input errors", () => {

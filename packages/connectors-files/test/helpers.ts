@@ -1,4 +1,4 @@
-/** Shared by the tests: temporary directories, running a source to a list, polling a partition. */
+/** Shared by the tests: temporary directories, running a source to a list, running a flow that must fail, polling a partition. */
 import {
   AbortExecution,
   Dataflow,
@@ -8,14 +8,15 @@ import {
   op,
   runMain,
   type StatefulSinkPartition,
-  type StatefulSourcePartition
+  type StatefulSourcePartition,
+  WeirRuntimeError
 } from "@weir/core"
-import { TestingSink } from "@weir/testing"
+import { TestingSink, TestingSource } from "@weir/testing"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterAll } from "vitest"
+import { afterAll, expect } from "vitest"
 
 /** A file of `test/fixtures`. */
 export const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
@@ -46,6 +47,23 @@ export const collect = async <X>(source: FixedPartitionedSource<X, number>): Pro
   op.input("inp", flow, source).then(op.output, "out", new TestingSink(out))
   await runMain(flow)
   return out
+}
+
+/** Runs `flow`, expects it to fail with a `WeirRuntimeError`, and returns that error. */
+export const expectRunError = async (flow: Dataflow): Promise<WeirRuntimeError> => {
+  const err = await runMain(flow).then(() => undefined, (e: unknown) => e)
+  expect(err).toBeInstanceOf(WeirRuntimeError)
+  return err as WeirRuntimeError
+}
+
+/** Runs `[key, value] items → sink` (step `test_df.out`) and returns the error the run failed with. */
+export const failingOutput = async (
+  sink: FixedPartitionedSink<string, number>,
+  items: Array<readonly [string, unknown]> = [["k", "v"]]
+): Promise<WeirRuntimeError> => {
+  const flow = new Dataflow("test_df")
+  op.input("inp", flow, new TestingSource(items)).then(op.output, "out", sink as never)
+  return expectRunError(flow)
 }
 
 /** Every batch of a partition until EOF (at most `max`). */

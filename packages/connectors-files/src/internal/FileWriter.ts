@@ -4,6 +4,7 @@
  * never holds more than the snapshots account for after a resume.
  */
 import type { StatefulSinkPartition } from "@weir/core"
+import * as fs from "node:fs"
 import type { FileHandle } from "node:fs/promises"
 import * as fsp from "node:fs/promises"
 import * as path from "node:path"
@@ -16,7 +17,20 @@ export interface WriterSettings {
   readonly end: string
   /** fsync after every batch. */
   readonly fsync: boolean
+  /**
+   * `false`: refuse a symbolic link in place of the file (`O_NOFOLLOW`), so
+   * the truncation at open — to 0 on a fresh run, to the snapshot on resume —
+   * can't reach a file elsewhere. `DirSink` sets it; `FileSink` follows the
+   * path its caller named.
+   */
+  readonly followSymlinks: boolean
 }
+
+const { O_APPEND, O_CREAT, O_WRONLY } = fs.constants
+/** `"a"`, as flags. */
+const APPEND = O_WRONLY | O_CREAT | O_APPEND
+/** `"a"` without following a symbolic link as the last component (no such flag on Windows). */
+const APPEND_NOFOLLOW = APPEND | (fs.constants.O_NOFOLLOW ?? 0)
 
 const codeOf = (e: unknown): unknown => (typeof e === "object" && e !== null ? (e as { code?: unknown }).code : undefined)
 
@@ -31,15 +45,26 @@ export class FileWriter implements StatefulSinkPartition<string, number> {
   /**
    * Opens `file` for appending (creating it) and truncates it to `offset`:
    * 0 for a fresh run, the snapshot on resume — what was written after the
-   * snapshot goes. Refuses a missing directory, a directory as the file, and
-   * a file shorter than its snapshot (changed outside the flow).
+   * snapshot goes. Refuses a missing directory, a directory as the file, a
+   * file shorter than its snapshot (changed outside the flow), and, unless
+   * `settings.followSymlinks`, a symbolic link as the file. The truncation
+   * is on the open handle, so it affects exactly the file that was opened.
    */
-  static async open(file: string, offset: number, settings: WriterSettings): Promise<FileWriter> {
+  static async open(stepId: string, file: string, offset: number, settings: WriterSettings): Promise<FileWriter> {
     let fh: FileHandle
     try {
-      fh = await fsp.open(file, "a")
+      fh = await fsp.open(file, settings.followSymlinks ? APPEND : APPEND_NOFOLLOW)
     } catch (e) {
       const code = codeOf(e)
+      if (code === "ELOOP" && !settings.followSymlinks) {
+        throw new FileConnectorError({
+          message: `step '${stepId}' found a symbolic link at \`${file}\`, where its part file should be; ` +
+            "the sink does not write through a symbolic link there (it could empty a file outside its directory): " +
+            "remove the link, or write to a directory nobody else can write to",
+          path: file,
+          cause: e
+        })
+      }
       if (code === "ENOENT") {
         const dir = path.dirname(file)
         throw new FileConnectorError({ message: `output directory \`${dir}\` does not exist; create it first`, path: dir, cause: e })
