@@ -56,8 +56,10 @@ export interface RecoveryInitCommand {
   readonly partCount: number
   /** `--postgres`: `dbDir` is a PostgreSQL connection string. */
   readonly postgres: boolean
-  /** `--schema` (PostgreSQL only; default `weir`). */
+  /** `--schema` (PostgreSQL only). */
   readonly schema: string | undefined
+  /** `--flow` (PostgreSQL only): the flow id whose default schema (`weir_<flow id>`) to use. */
+  readonly flowId: string | undefined
 }
 
 /**
@@ -180,17 +182,20 @@ options:
   -h, --help   show help`,
 
   "recovery init": `usage: weir recovery init <dir> <count>
-       weir recovery init --postgres <url> <count> [--schema NAME]
+       weir recovery init --postgres <url> <count> (--flow FLOW_ID | --schema NAME)
 
 Create a recovery store of <count> partitions in <dir>, which must exist, or with
 --postgres the store's tables in the PostgreSQL database at <url> (a connection string
 such as postgres://user@host:5432/db). The partition count is fixed for the life of the
 store; use at least the largest number of workers you will ever run. Run a flow on it with
-'weir run -r <dir or url> ...'. Needs the @weir/recovery package.
+'weir run -r <dir or url> ...'. A store belongs to the first flow run on it, and is held by
+one run at a time. Init refuses a store that already holds data or has another partition
+count, and says how to start over. Needs the @weir/recovery package.
 
 options:
   --postgres       <url> is a PostgreSQL connection string, not a directory
-  --schema NAME    PostgreSQL schema holding the tables (default weir; one per dataflow)
+  --flow FLOW_ID   create the tables in the schema 'weir run -r <url>' uses for that flow: weir_<FLOW_ID>
+  --schema NAME    or name the PostgreSQL schema holding the tables yourself (one per dataflow)
   -h, --help       show this help`
 } as const
 
@@ -371,7 +376,7 @@ const parseRecovery = (args: ReadonlyArray<string>): Command => {
     const usage = usageOf(HELP["recovery init"])
     const { positionals, values } = parseOptions(
       rest,
-      { ...helpOption, postgres: { type: "boolean" }, schema: { type: "string" } },
+      { ...helpOption, postgres: { type: "boolean" }, schema: { type: "string" }, flow: { type: "string" } },
       usage
     )
     if (values.help === true) return { command: "help", text: HELP["recovery init"] }
@@ -381,15 +386,26 @@ const parseRecovery = (args: ReadonlyArray<string>): Command => {
     if (positionals.length > 2) throw new UsageError(`unexpected argument '${positionals[2]}'`, usage)
     const schema = typeof values.schema === "string" ? values.schema : undefined
     if (schema !== undefined && !postgres) throw new UsageError("--schema needs --postgres", usage)
+    const flowId = typeof values.flow === "string" ? values.flow : undefined
+    if (flowId !== undefined && !postgres) throw new UsageError("--flow needs --postgres", usage)
+    if (schema !== undefined && flowId !== undefined) throw new UsageError("give --flow or --schema, not both", usage)
     if (postgres && !isPostgresUrl(positionals[0])) {
       throw new UsageError(`--postgres expects a connection string like postgres://user@host:5432/db; got '${positionals[0]}'`, usage)
+    }
+    if (postgres && schema === undefined && flowId === undefined) {
+      throw new UsageError(
+        "--postgres needs the flow the store is for (--flow FLOW_ID, for the schema weir_<FLOW_ID> that 'weir run -r <url>' uses) " +
+          "or the schema (--schema NAME)",
+        usage
+      )
     }
     return {
       command: "recoveryInit",
       dbDir: positionals[0],
       partCount: positiveInteger(positionals[1], "<count>", usage),
       postgres,
-      schema
+      schema,
+      flowId
     }
   }
   const usage = usageOf(HELP.recovery)

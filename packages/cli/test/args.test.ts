@@ -144,21 +144,35 @@ describe("weir visualize and recovery arguments", () => {
       dbDir: "/db",
       partCount: 3,
       postgres: false,
-      schema: undefined
+      schema: undefined,
+      flowId: undefined
     })
     expect(usageError(["recovery", "init", "/db"]).message).toBe("expected <dir> and <count>")
     expect(usageError(["recovery", "init", "/db", "0"]).message).toContain("<count> must be a positive integer")
     expect(usageError(["recovery", "drop"]).message).toBe("unknown command 'recovery drop'")
   })
 
-  it("recovery init --postgres takes a connection string, a count and an optional schema", () => {
+  it("recovery init --postgres takes a connection string, a count and the flow or the schema", () => {
     expect(parseCommandLine(["recovery", "init", "--postgres", "postgres://u@h:5432/d", "2", "--schema", "orders"])).toEqual({
       command: "recoveryInit",
       dbDir: "postgres://u@h:5432/d",
       partCount: 2,
       postgres: true,
-      schema: "orders"
+      schema: "orders",
+      flowId: undefined
     })
+    expect(parseCommandLine(["recovery", "init", "--postgres", "postgres://u@h:5432/d", "2", "--flow", "orders_flow"])).toEqual({
+      command: "recoveryInit",
+      dbDir: "postgres://u@h:5432/d",
+      partCount: 2,
+      postgres: true,
+      schema: undefined,
+      flowId: "orders_flow"
+    })
+    expect(usageError(["recovery", "init", "--postgres", "postgres://u@h/d", "1"]).message).toContain("--postgres needs the flow")
+    expect(usageError(["recovery", "init", "--postgres", "postgres://u@h/d", "1", "--flow", "f", "--schema", "s"]).message)
+      .toBe("give --flow or --schema, not both")
+    expect(usageError(["recovery", "init", "/db", "1", "--flow", "f"]).message).toBe("--flow needs --postgres")
     expect(usageError(["recovery", "init", "--postgres", "postgres://u@h/d"]).message).toBe("expected <url> and <count>")
     expect(usageError(["recovery", "init", "--postgres", "/db", "1"]).message).toContain("--postgres expects a connection string")
     expect(usageError(["recovery", "init", "/db", "1", "--schema", "s"]).message).toBe("--schema needs --postgres")

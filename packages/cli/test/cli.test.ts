@@ -141,6 +141,25 @@ describe("weir run", () => {
     expect(readFileSync(out, "utf8").trim().split("\n").slice(6)).toEqual(["6 21", "7 28", "8 36", "9 45"])
   })
 
+  it("recovery init refuses a store a run has used, or another partition count, and leaves it as it was", async () => {
+    const db = mkdtempSync(join(tmpdir(), "weir-cli-db-"))
+    const out = join(mkdtempSync(join(tmpdir(), "weir-cli-out-")), "out.txt")
+    expect((await weir(["recovery", "init", db, "2"])).code).toBe(0)
+    expect((await weir(["recovery", "init", db, "2"])).code).toBe(0)
+    const crashed = await weir(["run", "resumable.ts", "-r", db, "-s", "0", "-b", "0"], { OUT: out, ABORT_AT: "6" })
+    expect(crashed.code).toBe(0)
+    const again = await weir(["recovery", "init", db, "3"])
+    expect(again.code).toBe(1)
+    expect(again.stderr).toContain("already initialised with 2 partition(s), not 3")
+    expect(again.stderr).toContain("To start over")
+    const same = await weir(["recovery", "init", db, "2"])
+    expect(same.code).toBe(1)
+    expect(same.stderr).toContain("already holds the data of 1 execution(s)")
+    // The store still resumes where it was.
+    expect((await weir(["run", "resumable.ts", "-r", db, "-s", "0", "-b", "0"], { OUT: out })).code).toBe(0)
+    expect(readFileSync(out, "utf8").trim().split("\n").slice(6)).toEqual(["6 21", "7 28", "8 36", "9 45"])
+  })
+
   it("run -r on a directory that was never initialised says how to fix it", async () => {
     const result = await weir(["run", "resumable.ts", "-r", mkdtempSync(join(tmpdir(), "weir-cli-db-")), "-s", "1", "-b", "0"], {
       OUT: join(tmpdir(), "unused.txt")

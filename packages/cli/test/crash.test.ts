@@ -129,7 +129,7 @@ const stores = [
     async fresh(): Promise<{ readonly arg: string; readonly config: RecoveryConfigLike }> {
       const base = process.env.WEIR_PG_URL
       if (!base) throw new Error("WEIR_PG_URL is not set: the global setup should have started PostgreSQL")
-      // A database of its own: `weir run -r <url>` uses the default schema.
+      // A database of its own: `weir run -r <url>` uses the flow's default schema (`weir_crash`).
       const name = `crash_${process.pid}_${Math.floor(Math.random() * 1e9)}`
       const admin = new pg.Client({ connectionString: base })
       await admin.connect()
@@ -142,7 +142,9 @@ const stores = [
       url.pathname = `/${name}`
       // Through the command line, as a user would.
       const init = await exited(
-        spawn(process.execPath, [bin, "recovery", "init", "--postgres", url.toString(), "1"], { stdio: ["ignore", "pipe", "pipe"] })
+        spawn(process.execPath, [bin, "recovery", "init", "--postgres", url.toString(), "1", "--flow", "crash"], {
+          stdio: ["ignore", "pipe", "pipe"]
+        })
       )
       if (init.code !== 0) throw new Error(`weir recovery init --postgres failed:\n${init.stderr}`)
       return { arg: url.toString(), config: new PostgresRecoveryConfig(url.toString()) }

@@ -42,3 +42,29 @@ export class RecoveryStoreError extends WeirRecoveryError {}
  * @since 0.1.0
  */
 export class StateSerializationError extends WeirRecoveryError {}
+
+/**
+ * The store is held by another run: a store is used by one run at a time.
+ * The message names the holder and since when.
+ *
+ * @since 0.2.0
+ */
+export class StoreInUseError extends WeirRecoveryError {}
+
+/**
+ * The store belongs to another dataflow: a store is bound to the flow id of
+ * its first run. The message names both flows.
+ *
+ * @since 0.2.0
+ */
+export class WrongFlowError extends WeirRecoveryError {}
+
+/**
+ * `initDbDir` / `initPostgres` (`weir recovery init`) refused to initialise a
+ * store that already holds data, or one initialised with another partition
+ * count: re-initialising would make state go backwards. The message says how
+ * to start over.
+ *
+ * @since 0.2.0
+ */
+export class StoreAlreadyInitializedError extends WeirRecoveryError {}

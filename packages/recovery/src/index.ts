@@ -11,8 +11,11 @@ export {
   MissingPartitionsError,
   NoPartitionsError,
   RecoveryStoreError,
-  StateSerializationError
+  StateSerializationError,
+  StoreAlreadyInitializedError,
+  StoreInUseError,
+  WrongFlowError
 } from "./errors.js"
-export { initPostgres, PostgresRecoveryConfig, type PostgresRecoveryOptions } from "./postgres.js"
+export { defaultSchemaFor, initPostgres, PostgresRecoveryConfig, type PostgresRecoveryOptions } from "./postgres.js"
 export { initDbDir, RecoveryConfig, type RecoveryOptions } from "./sqlite.js"
 export { commitLag } from "./store.js"

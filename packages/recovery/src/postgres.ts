@@ -5,21 +5,59 @@
  *
  * @since 0.1.0
  */
-import type { RecoveryConfigLike, RecoveryContext } from "@weir/core"
+import { type RecoveryConfigLike, type RecoveryContext, WeirRecoveryError } from "@weir/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { randomUUID } from "node:crypto"
+import * as os from "node:os"
 import pg from "pg"
-import { RecoveryStoreError } from "./errors.js"
+import { RecoveryStoreError, StoreAlreadyInitializedError, StoreInUseError } from "./errors.js"
+import { describeHolder, type LeaseHolder } from "./lease.js"
 import type { RecoveryMeta } from "./resume.js"
 import { backupIntervalOf, type RecoveryOptions } from "./sqlite.js"
 import { openStore, type RecoveryBackend, type SnapshotRow } from "./store.js"
+
+/** PostgreSQL truncates longer identifiers (NAMEDATALEN - 1), so two long names could meet in one schema. */
+const MAX_IDENTIFIER_BYTES = 63
 
 const ident = (schema: string): string => {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(schema)) {
     throw new RecoveryStoreError(`invalid PostgreSQL schema name '${schema}': use letters, digits and underscores`)
   }
+  if (Buffer.byteLength(schema) > MAX_IDENTIFIER_BYTES) {
+    throw new RecoveryStoreError(
+      `the PostgreSQL schema name '${schema}' is ${Buffer.byteLength(schema)} bytes long, and PostgreSQL would truncate it ` +
+        `to ${MAX_IDENTIFIER_BYTES}: choose a shorter one`
+    )
+  }
   return `"${schema}"`
 }
+
+/**
+ * The schema a flow's store lives in unless a `schema` is given:
+ * `weir_<flow id>`, with every character other than a letter, a digit or `_`
+ * replaced by `_` (a store is bound to its flow, so two flows whose ids map
+ * to the same name are told apart when the second one runs).
+ *
+ * @example
+ * ```ts
+ * defaultSchemaFor("orders-by-user") // "weir_orders_by_user"
+ * ```
+ * @since 0.2.0
+ */
+export const defaultSchemaFor = (flowId: string): string => {
+  const schema = `weir_${flowId.replace(/[^A-Za-z0-9_]/g, "_")}`
+  if (Buffer.byteLength(schema) > MAX_IDENTIFIER_BYTES) {
+    throw new RecoveryStoreError(
+      `the default PostgreSQL schema of flow '${flowId}', '${schema}', is longer than PostgreSQL's ${MAX_IDENTIFIER_BYTES}-byte ` +
+        "limit on names: give the store a schema of your own (`{ schema }`, or `--schema` for `weir recovery init`)"
+    )
+  }
+  return schema
+}
+
+/** The first key of every lease's advisory lock ("WEIR"); the second is the schema's hash. */
+const LEASE_LOCK_CLASS = 0x57454952
 
 const schemaSql = (s: string) => `
 CREATE SCHEMA IF NOT EXISTS ${s};
@@ -56,6 +94,17 @@ CREATE TABLE IF NOT EXISTS ${s}.snaps (
   PRIMARY KEY (step_id, state_key, snap_epoch)
 );
 CREATE INDEX IF NOT EXISTS snaps_by_epoch ON ${s}.snaps (snap_epoch);
+CREATE TABLE IF NOT EXISTS ${s}.meta (
+  name text PRIMARY KEY,
+  value text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${s}.lease (
+  only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+  flow_id text NOT NULL,
+  pid integer NOT NULL,
+  host text NOT NULL,
+  since timestamptz NOT NULL DEFAULT now()
+);
 `
 
 const describeTarget = (connectionString: string): string => {
@@ -67,53 +116,228 @@ const describeTarget = (connectionString: string): string => {
   }
 }
 
-const connect = async (connectionString: string): Promise<pg.Client> => {
-  const client = new pg.Client({ connectionString, connectionTimeoutMillis: 10_000 })
+/** The connection settings of {@link PostgresRecoveryOptions}, checked, with their defaults. */
+interface ConnectionLimits {
+  readonly connectTimeout: Duration.Duration
+  readonly statementTimeout: Duration.Duration
+  readonly idleTimeout: Duration.Duration
+  /** The silence before the first keepalive probe, or `false` for no keepalive. */
+  readonly keepAlive: Duration.Duration | false
+}
+
+const positiveDuration = (name: string, input: Duration.Input | undefined, fallback: Duration.Duration): Duration.Duration => {
+  if (input === undefined) return fallback
+  const d = Duration.fromInput(input)
+  if (d._tag === "None" || !(Duration.toMillis(d.value) > 0)) {
+    throw new TypeError(`${name} must be a positive duration (Duration.infinity for none); got ${String(input)}`)
+  }
+  return d.value
+}
+
+const connectionLimitsOf = (options: PostgresRecoveryOptions): ConnectionLimits => ({
+  connectTimeout: positiveDuration("connectTimeout", options.connectTimeout, Duration.seconds(10)),
+  statementTimeout: positiveDuration("statementTimeout", options.statementTimeout, Duration.seconds(30)),
+  idleTimeout: positiveDuration("idleTimeout", options.idleTimeout, Duration.seconds(10)),
+  keepAlive: options.keepAlive === false
+    ? false
+    : positiveDuration("keepAlive", options.keepAlive === true ? undefined : options.keepAlive, Duration.seconds(10))
+})
+
+/**
+ * A client held to `limits`. The server cancels a statement that runs too
+ * long and ends a session left idle inside a transaction; but a frozen or
+ * unreachable server enforces nothing, so the client also gives up on any
+ * answer, and on the goodbye when closing, that takes too long.
+ */
+const connect = async (connectionString: string, limits: ConnectionLimits = connectionLimitsOf({})): Promise<pg.Client> => {
+  const target = describeTarget(connectionString)
+  // 0 is "none" to pg; Node's timers fire at once past 2^31 - 1 ms, so anything that long is none too.
+  const millisOf = (d: Duration.Duration): number => {
+    const ms = Duration.toMillis(d)
+    return ms >= 2 ** 31 ? 0 : Math.ceil(ms)
+  }
+  const seconds = (ms: number): string => `${ms / 1000} second${ms === 1000 ? "" : "s"}`
+  const connectMs = millisOf(limits.connectTimeout)
+  const statementMs = millisOf(limits.statementTimeout)
+  const client = new pg.Client({
+    connectionString,
+    connectionTimeoutMillis: connectMs,
+    statement_timeout: statementMs,
+    idle_in_transaction_session_timeout: millisOf(limits.idleTimeout),
+    keepAlive: limits.keepAlive !== false,
+    keepAliveInitialDelayMillis: limits.keepAlive === false ? 0 : millisOf(limits.keepAlive)
+  })
   // A connection dropped while idle must not crash the process; the next query reports it.
   client.on("error", () => {})
+  const started = performance.now()
   try {
     await client.connect()
   } catch (e) {
     await client.end().catch(() => {})
+    // pg's connection timer destroys the socket, so a connect that failed that late failed on it.
+    const timedOut = connectMs > 0 && performance.now() - started >= connectMs
     throw new RecoveryStoreError(
-      `can't connect to ${describeTarget(connectionString)}: ${e instanceof Error ? e.message : String(e)}; ` +
-        "is the server running and the connection string right?",
+      timedOut
+        ? `can't connect to ${target}: timed out after ${seconds(connectMs)} (connectTimeout); ` +
+          "is the server running and responsive, and reachable from this host?"
+        : `can't connect to ${target}: ${e instanceof Error ? e.message : String(e)}; ` +
+          "is the server running and the connection string right?",
       { cause: e }
     )
   }
+
+  // The client's side of statementTimeout. Not pg's query_timeout: that rejects the query but leaves it
+  // on the connection, so every query queued behind it waits out its own timeout and `end()` finds the
+  // connection busy. Dropping the connection fails them all at once; the server rolls back whatever the
+  // statement had begun when it notices.
+  let gaveUp: string | undefined
+  const explain = (e: unknown): unknown => {
+    if (gaveUp !== undefined) return new Error(gaveUp, { cause: e })
+    const canceled = (e as { code?: unknown }).code === "57014" && /statement timeout/.test(String((e as Error).message))
+    return canceled
+      ? new Error(
+        `timed out after ${seconds(statementMs)}: the server canceled the statement (statementTimeout); ` +
+          "check the server's load and the locks other sessions hold, or raise statementTimeout",
+        { cause: e }
+      )
+      : e
+  }
+  const query = client.query.bind(client) as (...args: Array<unknown>) => Promise<pg.QueryResult>
+  client.query = ((...args: Array<unknown>) => {
+    const pending = query(...args)
+    const timer = statementMs === 0 ? undefined : setTimeout(() => {
+      gaveUp ??= `timed out after ${seconds(statementMs)} without an answer from the server (statementTimeout); ` +
+        `check that ${target} is running, not overloaded, and reachable from this host`
+      client.connection.stream.destroy()
+    }, statementMs)
+    return pending.then(
+      (result) => {
+        clearTimeout(timer)
+        return result
+      },
+      (e: unknown) => {
+        clearTimeout(timer)
+        throw explain(e)
+      }
+    )
+  }) as typeof client.query
+  // A frozen server never answers the goodbye, and pg's end() waits for that answer.
+  const end = client.end.bind(client) as () => Promise<void>
+  client.end = (() => {
+    const timer = connectMs === 0 ? undefined : setTimeout(() => client.connection.stream.destroy(), connectMs)
+    return end().finally(() => clearTimeout(timer))
+  }) as typeof client.end
   return client
 }
 
 /**
- * Create the recovery tables in `schema` (default `weir`) with `count`
- * logical partitions. Idempotent.
+ * Take the lease of the store in `schema` on this connection: a session-level
+ * advisory lock, which the server lets go of when the session ends (the
+ * holder exits, is killed, or its connection drops). Fails at once with a
+ * {@link StoreInUseError} naming the holder when another session has it.
+ */
+const takeLease = async (client: pg.Client, schema: string, where: string, flowId: string, what: string): Promise<void> => {
+  const s = ident(schema)
+  const got = await client.query("SELECT pg_try_advisory_lock($1::integer, hashtext($2)) AS ok", [LEASE_LOCK_CLASS, schema])
+  const hasTable = (await client.query("SELECT to_regclass($1) AS t", [`${s}.lease`])).rows[0].t !== null
+  if (got.rows[0].ok !== true) {
+    let holder: Partial<LeaseHolder> | undefined
+    if (hasTable) {
+      const r = await client.query(`SELECT flow_id, pid, host, since FROM ${s}.lease`)
+      const row = r.rows[0]
+      if (row !== undefined) {
+        holder = { flowId: row.flow_id, pid: row.pid, host: row.host, since: new Date(row.since).toISOString() }
+      }
+    }
+    throw new StoreInUseError(
+      `can't ${what} with the recovery store in ${where}: it is in use by ${describeHolder(holder)}. ` +
+        "A store is held by one run at a time: wait for that run to end or stop it; to run this flow alongside it, " +
+        "give it a schema of its own"
+    )
+  }
+  if (hasTable) {
+    await client.query(
+      `INSERT INTO ${s}.lease (only_row, flow_id, pid, host, since) VALUES (true, $1, $2, $3, now())
+       ON CONFLICT (only_row) DO UPDATE SET flow_id = excluded.flow_id, pid = excluded.pid, host = excluded.host, since = excluded.since`,
+      [flowId, process.pid, os.hostname()]
+    )
+  }
+}
+
+/**
+ * Create the recovery tables with `count` logical partitions in `schema`, or
+ * in the default schema of the flow `flowId` ({@link defaultSchemaFor}),
+ * which is where a {@link PostgresRecoveryConfig} without a `schema` looks.
+ *
+ * Initialising again with the same count is harmless while the store holds
+ * no data. It refuses, with a {@link StoreAlreadyInitializedError} that says
+ * how to start over, a store initialised with another count or one a run has
+ * used, and a store a run holds ({@link StoreInUseError}).
  *
  * @example
  * ```ts
- * await initPostgres("postgres://weir@127.0.0.1:5432/weir", 4, { schema: "orders_flow" })
+ * await initPostgres("postgres://weir@127.0.0.1:5432/weir", 4, { flowId: "orders_flow" })
+ * // or a schema of your choosing:
+ * await initPostgres("postgres://weir@127.0.0.1:5432/weir", 4, { schema: "orders" })
  * ```
  * @since 0.1.0
  */
 export const initPostgres = async (
   connectionString: string,
   count: number,
-  options: { readonly schema?: string | undefined } = {}
+  options: { readonly schema?: string | undefined; readonly flowId?: string | undefined } = {}
 ): Promise<void> => {
   if (!Number.isInteger(count) || count < 1) {
     throw new RecoveryStoreError(`the partition count must be a positive integer; got ${String(count)}`)
   }
-  const s = ident(options.schema ?? "weir")
-  const client = await connect(connectionString)
-  try {
-    await client.query("BEGIN")
-    await client.query(schemaSql(s))
-    for (let i = 0; i < count; i++) {
-      await client.query(
-        `INSERT INTO ${s}.parts (part_index, part_count) VALUES ($1, $2)
-         ON CONFLICT (part_index) DO UPDATE SET part_count = excluded.part_count`,
-        [i, count]
+  let schema = options.schema
+  if (schema === undefined) {
+    if (options.flowId === undefined) {
+      throw new RecoveryStoreError(
+        "initPostgres needs the flow the store is for (`flowId`, for its default schema) or the schema (`schema`)"
       )
     }
+    schema = defaultSchemaFor(options.flowId)
+  }
+  const s = ident(schema)
+  const where = `${describeTarget(connectionString)} schema '${schema}'`
+  const client = await connect(connectionString)
+  try {
+    await takeLease(client, schema, where, "(weir recovery init)", "initialise")
+    await client.query("BEGIN")
+    const initialised = (await client.query("SELECT to_regclass($1) AS t", [`${s}.parts`])).rows[0].t !== null
+    if (initialised) {
+      const counts = (await client.query(`SELECT DISTINCT part_count FROM ${s}.parts`)).rows.map((r) => Number(r.part_count))
+      const startOver = `To start over, drop the schema (\`DROP SCHEMA ${s} CASCADE\`) — this discards every saved state ` +
+        `and position — and initialise it again`
+      const other = counts.filter((c) => c !== count)
+      if (other.length > 0) {
+        throw new StoreAlreadyInitializedError(
+          `the recovery store in ${where} is already initialised with ${other.join(" and ")} partition(s), not ${count}: ` +
+            `a store's partition count is fixed for its life (re-partitioning it would make saved state go backwards). ${startOver}`
+        )
+      }
+      const executions = Number((await client.query(`SELECT COUNT(*) AS n FROM ${s}.exs`)).rows[0].n)
+      if (executions > 0) {
+        const hasMeta = (await client.query("SELECT to_regclass($1) AS t", [`${s}.meta`])).rows[0].t !== null
+        const flow = hasMeta
+          ? (await client.query(`SELECT value FROM ${s}.meta WHERE name = 'flow_id'`)).rows[0]?.value as string | undefined
+          : undefined
+        throw new StoreAlreadyInitializedError(
+          `the recovery store in ${where} already holds the data of ${executions} execution(s)` +
+            `${flow === undefined ? "" : ` of flow '${flow}'`}; it is initialised, and initialising it again would lose that data. ` +
+            `Run the flow with it as it is. ${startOver}`
+        )
+      }
+    }
+    await client.query(schemaSql(s))
+    for (let i = 0; i < count; i++) {
+      await client.query(`INSERT INTO ${s}.parts (part_index, part_count) VALUES ($1, $2) ON CONFLICT (part_index) DO NOTHING`, [
+        i,
+        count
+      ])
+    }
+    await client.query(`INSERT INTO ${s}.meta (name, value) VALUES ('store_id', $1) ON CONFLICT (name) DO NOTHING`, [randomUUID()])
     await client.query("COMMIT")
   } catch (e) {
     await client.query("ROLLBACK").catch(() => {})
@@ -193,29 +417,44 @@ class PostgresBackend implements RecoveryBackend {
     this.where = `${target} schema '${schema}'`
   }
 
-  static async open(connectionString: string, schema: string): Promise<PostgresBackend> {
+  /** Connect, and take the store's lease for `flowId` (see {@link takeLease}). */
+  static async open(connectionString: string, schema: string, limits: ConnectionLimits, flowId: string): Promise<PostgresBackend> {
     const s = ident(schema)
-    const client = await connect(connectionString)
-    return new PostgresBackend(client, s, describeTarget(connectionString), schema)
+    const client = await connect(connectionString, limits)
+    const backend = new PostgresBackend(client, s, describeTarget(connectionString), schema)
+    try {
+      await takeLease(client, schema, backend.where, flowId, "run")
+    } catch (e) {
+      await backend.close()
+      throw e
+    }
+    return backend
   }
 
   async readMeta(): Promise<RecoveryMeta> {
     const exists = await this.client.query("SELECT to_regclass($1) AS t", [`${this.s}.parts`])
-    if (exists.rows[0].t === null) return { parts: [], executions: [], frontiers: [], commits: [] }
+    if (exists.rows[0].t === null) return { parts: [], executions: [], frontiers: [], commits: [], flowIds: [] }
     const num = (v: unknown) => Number(v)
     const parts = await this.client.query(`SELECT part_index, part_count FROM ${this.s}.parts`)
     const exs = await this.client.query(`SELECT ex_num, worker_count, resume_epoch FROM ${this.s}.exs`)
     const fronts = await this.client.query(`SELECT ex_num, worker_index, worker_frontier FROM ${this.s}.fronts`)
     const commits = await this.client.query(`SELECT part_index, commit_epoch FROM ${this.s}.commits`)
+    const hasMeta = (await this.client.query("SELECT to_regclass($1) AS t", [`${this.s}.meta`])).rows[0].t !== null
+    const meta = new Map<string, string>(
+      hasMeta ? (await this.client.query(`SELECT name, value FROM ${this.s}.meta`)).rows.map((r) => [r.name, r.value]) : []
+    )
+    const storeId = meta.get("store_id")
+    const flowId = meta.get("flow_id")
     return {
-      parts: parts.rows.map((r) => ({ index: num(r.part_index), count: num(r.part_count) })),
+      flowIds: flowId === undefined ? [] : [flowId],
+      parts: parts.rows.map((r) => ({ index: num(r.part_index), count: num(r.part_count), storeId })),
       executions: exs.rows.map((r) => ({ ex: num(r.ex_num), workerCount: num(r.worker_count), resumeEpoch: num(r.resume_epoch) })),
       frontiers: fronts.rows.map((r) => ({ ex: num(r.ex_num), worker: num(r.worker_index), frontier: num(r.worker_frontier) })),
       commits: commits.rows.map((r) => ({ part: num(r.part_index), epoch: num(r.commit_epoch) }))
     }
   }
 
-  async writeExecution(ex: number, workerCount: number, resumeEpoch: number): Promise<void> {
+  async writeExecution(ex: number, workerCount: number, resumeEpoch: number, flowId: string): Promise<void> {
     // As in the embedded store: snapshots at or after the resume epoch come from a commit
     // that failed part-way; this execution redoes those epochs, so they must never be loaded.
     await this.client.query("BEGIN")
@@ -226,6 +465,11 @@ class PostgresBackend implements RecoveryBackend {
          ON CONFLICT (ex_num) DO UPDATE SET worker_count = excluded.worker_count, resume_epoch = excluded.resume_epoch`,
         [ex, workerCount, resumeEpoch]
       )
+      // The first execution binds the store to its flow (stores made before `meta` get the table now).
+      await this.client.query(`CREATE TABLE IF NOT EXISTS ${this.s}.meta (name text PRIMARY KEY, value text NOT NULL)`)
+      await this.client.query(`INSERT INTO ${this.s}.meta (name, value) VALUES ('flow_id', $1) ON CONFLICT (name) DO NOTHING`, [
+        flowId
+      ])
       await this.client.query("COMMIT")
     } catch (e) {
       await this.client.query("ROLLBACK").catch(() => {})
@@ -327,8 +571,47 @@ class PostgresBackend implements RecoveryBackend {
 
 /** Options of {@link PostgresRecoveryConfig}. */
 export interface PostgresRecoveryOptions extends RecoveryOptions {
-  /** The schema holding the tables (default `weir`); one per dataflow. */
+  /**
+   * The schema holding the tables; one per dataflow. Default: the flow's own,
+   * `weir_<flow id>` ({@link defaultSchemaFor}).
+   */
   readonly schema?: string | undefined
+  /**
+   * How long to wait for the server to accept a connection (TCP, TLS and
+   * authentication), and, when the store closes, for it to acknowledge the
+   * goodbye before the socket is dropped. Default 10 seconds;
+   * `Duration.infinity` waits forever.
+   */
+  readonly connectTimeout?: Duration.Input | undefined
+  /**
+   * How long one request to the store (an epoch commit, a garbage
+   * collection, a read at start) may wait for its answer. The server cancels
+   * a statement that runs longer (`statement_timeout`), and the client gives
+   * up on a server that doesn't answer at all (a frozen or unreachable server
+   * can't enforce its own timeout) and drops the connection. Either way the
+   * run fails with a {@link RecoveryStoreError}; nothing committed is lost,
+   * and the next run resumes from the last committed epoch. Default 30
+   * seconds; `Duration.infinity` for none.
+   */
+  readonly statementTimeout?: Duration.Input | undefined
+  /**
+   * How long the server lets the store's session sit idle inside an open
+   * transaction before it ends the session
+   * (`idle_in_transaction_session_timeout`), so that a worker stalled
+   * mid-transaction doesn't hold locks other workers wait on. The store never
+   * idles in a transaction on purpose. Default 10 seconds;
+   * `Duration.infinity` for none.
+   */
+  readonly idleTimeout?: Duration.Input | undefined
+  /**
+   * TCP keepalive on the store's connection, so that a connection to a host
+   * that went away (or that a firewall or NAT dropped) is noticed while
+   * idle: `true` (the default) probes after 10 seconds of silence, a
+   * duration after that long (in whole seconds), `false` turns it off. A
+   * frozen server on a live host still answers probes; `statementTimeout`
+   * catches that.
+   */
+  readonly keepAlive?: boolean | Duration.Input | undefined
 }
 
 /**
@@ -347,19 +630,31 @@ export interface PostgresRecoveryOptions extends RecoveryOptions {
  */
 export class PostgresRecoveryConfig implements RecoveryConfigLike {
   readonly backupInterval: Duration.Duration
-  readonly schema: string
+  /** The schema given, or `undefined` for the flow's default ({@link defaultSchemaFor}). */
+  readonly schema: string | undefined
+  readonly connectTimeout: Duration.Duration
+  readonly statementTimeout: Duration.Duration
+  readonly idleTimeout: Duration.Duration
+  /** The silence before the first keepalive probe, or `false` for no keepalive. */
+  readonly keepAlive: Duration.Duration | false
   constructor(readonly connectionString: string, options: PostgresRecoveryOptions = {}) {
     this.backupInterval = backupIntervalOf(options)
-    this.schema = options.schema ?? "weir"
-    ident(this.schema)
+    this.schema = options.schema
+    if (this.schema !== undefined) ident(this.schema)
+    const limits = connectionLimitsOf(options)
+    this.connectTimeout = limits.connectTimeout
+    this.statementTimeout = limits.statementTimeout
+    this.idleTimeout = limits.idleTimeout
+    this.keepAlive = limits.keepAlive
   }
 
   open(context: RecoveryContext) {
     return Effect.acquireRelease(
       Effect.tryPromise({
-        try: () => PostgresBackend.open(this.connectionString, this.schema),
+        try: () =>
+          PostgresBackend.open(this.connectionString, this.schema ?? defaultSchemaFor(context.flowId), this, context.flowId),
         catch: (e) =>
-          e instanceof RecoveryStoreError
+          e instanceof WeirRecoveryError
             ? e
             : new RecoveryStoreError(`can't open the PostgreSQL recovery store: ${String(e)}`, { cause: e })
       }),

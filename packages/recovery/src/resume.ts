@@ -7,11 +7,16 @@ import type { ResumePoint } from "@weir/core"
 import { InconsistentPartitionsError, MissingPartitionsError, NoPartitionsError } from "./errors.js"
 
 export interface RecoveryMeta {
-  readonly parts: ReadonlyArray<{ readonly index: number; readonly count: number }>
+  /** Each partition, with the id of the store it was initialised in (absent in stores made before ids). */
+  readonly parts: ReadonlyArray<{ readonly index: number; readonly count: number; readonly storeId: string | undefined }>
   readonly executions: ReadonlyArray<{ readonly ex: number; readonly workerCount: number; readonly resumeEpoch: number }>
   readonly frontiers: ReadonlyArray<{ readonly ex: number; readonly worker: number; readonly frontier: number }>
   readonly commits: ReadonlyArray<{ readonly part: number; readonly epoch: number }>
+  /** The flow id each partition is bound to (none before the first run). */
+  readonly flowIds: ReadonlyArray<string>
 }
+
+const listOf2 = (xs: Iterable<string>) => [...new Set(xs)].map((x) => `'${x}'`).join(", ")
 
 const listOf = (xs: Iterable<number>) => `{${Array.from(xs).sort((a, b) => a - b).join(", ")}}`
 
@@ -30,6 +35,28 @@ export const computeResume = (meta: RecoveryMeta, where: string): ResumePoint & 
     )
   }
   const count = meta.parts[0]!.count
+  const storeIds = new Set(meta.parts.map((p) => p.storeId))
+  if (storeIds.size > 1) {
+    throw new InconsistentPartitionsError(
+      `Recovery partitions in ${where} come from different stores (each \`weir recovery init\` gives its store an id, and ` +
+        `these partitions hold ${[...storeIds].map((id) => id ?? "none").join(", ")}); can't resume. ` +
+        "Were files of another store copied in? Keep only one store's partitions in a store"
+    )
+  }
+  const indices = meta.parts.map((p) => p.index)
+  const twice = indices.filter((i, at) => indices.indexOf(i) !== at)
+  if (twice.length > 0) {
+    throw new InconsistentPartitionsError(
+      `Recovery partitions ${listOf(new Set(twice))} of ${count} in ${where} exist twice; can't resume. ` +
+        "Keep one copy of each partition"
+    )
+  }
+  if (new Set(meta.flowIds).size > 1) {
+    throw new InconsistentPartitionsError(
+      `Recovery partitions in ${where} are bound to different flows (${listOf2(meta.flowIds)}); can't resume. ` +
+        "Keep only one store's partitions in a store"
+    )
+  }
   const present = new Set(meta.parts.map((p) => p.index))
   const missing: Array<number> = []
   for (let i = 0; i < count; i++) if (!present.has(i)) missing.push(i)

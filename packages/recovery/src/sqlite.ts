@@ -8,17 +8,20 @@
  *
  * @since 0.1.0
  */
-import { type RecoveryConfigLike, type RecoveryContext, stableHash } from "@weir/core"
+import { type RecoveryConfigLike, type RecoveryContext, stableHash, WeirRecoveryError } from "@weir/core"
 import Database from "better-sqlite3"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { RecoveryStoreError } from "./errors.js"
+import { RecoveryStoreError, StoreAlreadyInitializedError } from "./errors.js"
+import { acquireEmbeddedLease, LOCK_FILE } from "./lease.js"
 import type { RecoveryMeta } from "./resume.js"
 import { openStore, type RecoveryBackend, type SnapshotRow } from "./store.js"
 
-const SCHEMA_VERSION = 1
+/** 2: the `meta` table (the store's id, the flow it is bound to). */
+const SCHEMA_VERSION = 2
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS parts (
@@ -54,6 +57,10 @@ CREATE TABLE IF NOT EXISTS snaps (
   PRIMARY KEY (step_id, state_key, snap_epoch)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS snaps_by_epoch ON snaps (snap_epoch);
+CREATE TABLE IF NOT EXISTS meta (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
 `
 
 const partFile = (dir: string, i: number) => path.join(dir, `part-${i}.sqlite3`)
@@ -81,10 +88,49 @@ const checkDir = (dir: string, hint: string): void => {
   if (!stat.isDirectory()) throw new RecoveryStoreError(`recovery directory '${dir}' is not a directory`)
 }
 
+const partitionFiles = (dir: string): Array<string> =>
+  fs.readdirSync(dir).filter((f) => f.endsWith(".sqlite3")).sort().map((f) => path.join(dir, f))
+
+/** What one partition file says about the store, for `initDbDir`'s checks. */
+interface FileFacts {
+  readonly counts: ReadonlyArray<number>
+  readonly executions: number
+  readonly storeId: string | undefined
+  readonly flowId: string | undefined
+}
+
+const readFacts = (file: string): FileFacts => {
+  const db = openDb(file)
+  try {
+    const meta = new Map(
+      (db.prepare("SELECT name, value FROM meta").all() as Array<{ name: string; value: string }>).map((r) => [r.name, r.value])
+    )
+    return {
+      counts: (db.prepare("SELECT part_count AS c FROM parts").all() as Array<{ c: number }>).map((r) => r.c),
+      executions: (db.prepare("SELECT COUNT(*) AS n FROM exs").get() as { n: number }).n,
+      storeId: meta.get("store_id"),
+      flowId: meta.get("flow_id")
+    }
+  } finally {
+    db.close()
+  }
+}
+
+const startOver = (dir: string, count: number) =>
+  `To start over, delete the store's files (\`rm ${path.join(dir, "part-*.sqlite3")} ${path.join(dir, LOCK_FILE)}*\`) — ` +
+  `this discards every saved state and position — and run \`weir recovery init ${dir} ${count}\` again`
+
 /**
  * Create the partition files of an embedded recovery store. The directory
  * must exist. The partition count is fixed forever: choose at least the
  * largest number of workers you will ever run.
+ *
+ * Initialising again with the same count is harmless while the store holds
+ * no data (it completes partitions a crash left missing). It refuses, with a
+ * {@link StoreAlreadyInitializedError} that says how to start over, a store
+ * initialised with another count or one a run has used: re-partitioning
+ * would make saved state go backwards. It also refuses while a run holds
+ * the store ({@link StoreInUseError}).
  *
  * @example
  * ```ts
@@ -99,14 +145,41 @@ export const initDbDir = async (dbDir: string, count: number): Promise<void> => 
     throw new RecoveryStoreError(`the partition count must be a positive integer; got ${String(count)}`)
   }
   checkDir(dbDir, "please create it first (`mkdir`)")
-  for (let i = 0; i < count; i++) {
-    const db = openDb(partFile(dbDir, i))
-    try {
-      db.prepare("INSERT INTO parts (part_index, part_count) VALUES (?, ?) ON CONFLICT (part_index) DO UPDATE SET part_count = excluded.part_count")
-        .run(i, count)
-    } finally {
-      db.close()
+  const lease = acquireEmbeddedLease(dbDir, "(weir recovery init)", "initialise")
+  try {
+    const facts = partitionFiles(dbDir).map(readFacts)
+    const counts = new Set(facts.flatMap((f) => f.counts))
+    const other = [...counts].filter((c) => c !== count)
+    if (other.length > 0) {
+      throw new StoreAlreadyInitializedError(
+        `recovery directory '${dbDir}' is already initialised with ${other.join(" and ")} partition(s), not ${count}: ` +
+          `a store's partition count is fixed for its life (re-partitioning it would make saved state go backwards). ` +
+          startOver(dbDir, count)
+      )
     }
+    const executions = facts.reduce((n, f) => n + f.executions, 0)
+    if (executions > 0) {
+      const flow = facts.find((f) => f.flowId !== undefined)?.flowId
+      throw new StoreAlreadyInitializedError(
+        `recovery directory '${dbDir}' already holds the data of ${executions} execution(s)` +
+          `${flow === undefined ? "" : ` of flow '${flow}'`}; it is initialised, and initialising it again would lose that data. ` +
+          `Run the flow with it as it is (\`weir run … -r ${dbDir}\`). ` + startOver(dbDir, count)
+      )
+    }
+    const storeId = facts.find((f) => f.storeId !== undefined)?.storeId ?? randomUUID()
+    for (let i = 0; i < count; i++) {
+      const db = openDb(partFile(dbDir, i))
+      try {
+        db.transaction(() => {
+          db.prepare("INSERT INTO parts (part_index, part_count) VALUES (?, ?) ON CONFLICT (part_index) DO NOTHING").run(i, count)
+          db.prepare("INSERT INTO meta (name, value) VALUES ('store_id', ?) ON CONFLICT (name) DO NOTHING").run(storeId)
+        })()
+      } finally {
+        db.close()
+      }
+    }
+  } finally {
+    lease.release()
   }
 }
 
@@ -203,9 +276,8 @@ class SqliteBackend implements RecoveryBackend {
   constructor(readonly dir: string) {
     this.where = `directory '${dir}'`
     checkDir(dir, "create it and initialise it with `weir recovery init <dir> <count>`")
-    const files = fs.readdirSync(dir).filter((f) => f.endsWith(".sqlite3")).sort()
     try {
-      for (const f of files) this.dbs.push(openDb(path.join(dir, f)))
+      for (const f of partitionFiles(dir)) this.dbs.push(openDb(f))
     } catch (e) {
       for (const db of this.dbs) db.close()
       throw e
@@ -217,16 +289,18 @@ class SqliteBackend implements RecoveryBackend {
   }
 
   async readMeta(): Promise<RecoveryMeta> {
-    const meta = { parts: [], executions: [], frontiers: [], commits: [] } as {
+    const meta = { parts: [], executions: [], frontiers: [], commits: [], flowIds: [] } as {
       parts: Array<RecoveryMeta["parts"][number]>
       executions: Array<RecoveryMeta["executions"][number]>
       frontiers: Array<RecoveryMeta["frontiers"][number]>
       commits: Array<RecoveryMeta["commits"][number]>
+      flowIds: Array<string>
     }
     const byIndex = new Map<number, Database.Database>()
     for (const db of this.dbs) {
+      const storeId = (db.prepare("SELECT value FROM meta WHERE name = 'store_id'").get() as { value: string } | undefined)?.value
       for (const r of db.prepare("SELECT part_index AS i, part_count AS c FROM parts").all() as Array<{ i: number; c: number }>) {
-        meta.parts.push({ index: r.i, count: r.c })
+        meta.parts.push({ index: r.i, count: r.c, storeId })
         byIndex.set(r.i, db)
       }
       for (const r of db.prepare("SELECT ex_num, worker_count, resume_epoch FROM exs").all() as Array<{ ex_num: number; worker_count: number; resume_epoch: number }>) {
@@ -237,6 +311,9 @@ class SqliteBackend implements RecoveryBackend {
       }
       for (const r of db.prepare("SELECT part_index, commit_epoch FROM commits").all() as Array<{ part_index: number; commit_epoch: number }>) {
         meta.commits.push({ part: r.part_index, epoch: r.commit_epoch })
+      }
+      for (const r of db.prepare("SELECT name, value FROM meta").all() as Array<{ name: string; value: string }>) {
+        if (r.name === "flow_id") meta.flowIds.push(r.value)
       }
     }
     // The resume calculation refuses incomplete or inconsistent partitions before any other call.
@@ -249,13 +326,17 @@ class SqliteBackend implements RecoveryBackend {
     return meta
   }
 
-  async writeExecution(ex: number, workerCount: number, resumeEpoch: number): Promise<void> {
+  async writeExecution(ex: number, workerCount: number, resumeEpoch: number, flowId: string): Promise<void> {
     // Snapshots at or after the resume epoch come from a commit that failed part-way (or
     // from a worker whose peers did not get as far): this execution redoes those epochs,
     // perhaps touching other keys, so a later resume must never load them. Each partition
     // drops them before the execution is recorded.
     for (const db of new Set(this.parts.map((p) => p.db))) {
-      db.prepare("DELETE FROM snaps WHERE snap_epoch >= ?").run(resumeEpoch)
+      db.transaction(() => {
+        db.prepare("DELETE FROM snaps WHERE snap_epoch >= ?").run(resumeEpoch)
+        // The first execution binds the store to its flow.
+        db.prepare("INSERT INTO meta (name, value) VALUES ('flow_id', ?) ON CONFLICT (name) DO NOTHING").run(flowId)
+      })()
     }
     this.parts[ex % this.count]!.db.prepare("INSERT OR REPLACE INTO exs (ex_num, worker_count, resume_epoch) VALUES (?, ?, ?)")
       .run(ex, workerCount, resumeEpoch)
@@ -357,7 +438,21 @@ export class RecoveryConfig implements RecoveryConfigLike {
   }
 
   open(context: RecoveryContext) {
-    return Effect.acquireRelease(
+    const dir = this.dbDir
+    const lease = Effect.acquireRelease(
+      Effect.try({
+        try: () => {
+          checkDir(dir, "create it and initialise it with `weir recovery init <dir> <count>`")
+          return acquireEmbeddedLease(dir, context.flowId)
+        },
+        catch: (e) =>
+          e instanceof WeirRecoveryError
+            ? e
+            : new RecoveryStoreError(`can't take the lease of the recovery store in '${dir}': ${String(e)}`, { cause: e })
+      }),
+      (held) => Effect.sync(() => held.release())
+    )
+    const backend = Effect.acquireRelease(
       Effect.try({
         try: () => new SqliteBackend(this.dbDir),
         catch: (e) =>
@@ -366,7 +461,9 @@ export class RecoveryConfig implements RecoveryConfigLike {
             : new RecoveryStoreError(`can't open the recovery store in '${this.dbDir}': ${String(e)}`, { cause: e })
       }),
       (backend) => Effect.promise(() => backend.close())
-    ).pipe(Effect.flatMap((backend) => openStore(backend, context, this.backupInterval)))
+    )
+    // The lease is taken first and let go last, after the partitions are closed.
+    return Effect.flatMap(lease, () => Effect.flatMap(backend, (b) => openStore(b, context, this.backupInterval)))
   }
 }
 

@@ -7,7 +7,7 @@ import type { EpochCommit, RecoveryContext, RecoveryStore, ResumePoint, WeirReco
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { RecoveryStoreError, StateSerializationError } from "./errors.js"
+import { RecoveryStoreError, StateSerializationError, WrongFlowError } from "./errors.js"
 import { computeResume, type RecoveryMeta } from "./resume.js"
 import { deserialize, serialize } from "./serde.js"
 
@@ -26,7 +26,11 @@ export interface RecoveryBackend {
   /** Where the data lives, for error messages. */
   readonly where: string
   readMeta(): Promise<RecoveryMeta>
-  writeExecution(ex: number, workerCount: number, resumeEpoch: number): Promise<void>
+  /**
+   * Record the execution, and drop snapshots at or after its resume epoch.
+   * The first execution binds the store to `flowId`.
+   */
+  writeExecution(ex: number, workerCount: number, resumeEpoch: number, flowId: string): Promise<void>
   /** Every key's newest row of `stepId` with an epoch before `beforeEpoch`. */
   loadNewest(stepId: string, beforeEpoch: number): Promise<ReadonlyArray<readonly [string, Buffer | null]>>
   /**
@@ -141,12 +145,20 @@ export const openStore = (
     const resume: ResumePoint = yield* Effect.try({
       try: () => {
         const { execution, epoch } = computeResume(meta, backend.where)
+        const bound = meta.flowIds[0]
+        if (bound !== undefined && bound !== context.flowId) {
+          throw new WrongFlowError(
+            `the recovery store in ${backend.where} belongs to flow '${bound}', not to flow '${context.flowId}': ` +
+              "a store keeps the state of one dataflow. Give this flow a store of its own (`weir recovery init`), " +
+              `or run flow '${bound}' with this one`
+          )
+        }
         return { execution, epoch }
       },
       catch: (e) => e as WeirRecoveryError
     })
     yield* attempt("recording the execution", () =>
-      backend.writeExecution(resume.execution, context.workerCount, resume.epoch))
+      backend.writeExecution(resume.execution, context.workerCount, resume.epoch, context.flowId))
     const lag = commitLag(backupInterval, context.epochInterval)
     const collector = new Collector(backend)
     // A failure of this last collection is left for the next run's collections to redo.

@@ -26,7 +26,7 @@ export interface RecoveryPackage {
   readonly initPostgres: (
     connectionString: string,
     count: number,
-    options?: { readonly schema?: string | undefined }
+    options?: { readonly schema?: string | undefined; readonly flowId?: string | undefined }
   ) => Promise<void>
 }
 
@@ -70,10 +70,9 @@ export const importRecoveryPackage = async (): Promise<RecoveryPackage> => {
 export const recoveryInit = async (command: RecoveryInitCommand, context: CliContext): Promise<number> => {
   const { initDbDir, initPostgres } = await importRecoveryPackage()
   if (command.postgres) {
-    await initPostgres(command.dbDir, command.partCount, { schema: command.schema })
-    context.stderr(
-      `created ${command.partCount} recovery partition(s) in schema ${command.schema ?? "weir"} of ${redact(command.dbDir)}\n`
-    )
+    await initPostgres(command.dbDir, command.partCount, { schema: command.schema, flowId: command.flowId })
+    const schema = command.schema ?? `the schema of flow '${command.flowId}'`
+    context.stderr(`created ${command.partCount} recovery partition(s) in ${schema} of ${redact(command.dbDir)}\n`)
     return 0
   }
   await initDbDir(command.dbDir, command.partCount)
