@@ -50,12 +50,13 @@ export { WeirRecoveryError, WeirRuntimeError } from "./errors.js"
 export { stableHash } from "./internal/hash.js"
 export { clusterMain, run, runCluster, runMain, type ClusterOptions, type RunOptions } from "./runtime/run.js"
 export { currentTime, currentTimeMillis, systemClock, type WeirClock } from "./runtime/clock.js"
+export { DISCARDED } from "./runtime/recovery.js"
 export type {
   EpochCommit,
   RecoveryConfigLike,
   RecoveryContext,
   RecoveryStore,
   ResumePoint,
-  SnapshotEntry
+  StepSnapshots
 } from "./runtime/recovery.js"
 export { toJSON, toMermaid, type RenderedDataflow, type RenderedOperator, type RenderedPort } from "./visualize.js"

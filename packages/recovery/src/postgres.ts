@@ -15,7 +15,8 @@ import { RecoveryStoreError, StoreAlreadyInitializedError, StoreInUseError } fro
 import { describeHolder, type LeaseHolder } from "./lease.js"
 import type { RecoveryMeta } from "./resume.js"
 import { backupIntervalOf, type RecoveryOptions } from "./sqlite.js"
-import { openStore, type RecoveryBackend, type SnapshotRow } from "./store.js"
+import { encodeRaw, type StoredSegment } from "./segments.js"
+import { type BackendCommit, openStore, type RecoveryBackend } from "./store.js"
 
 /** PostgreSQL truncates longer identifiers (NAMEDATALEN - 1), so two long names could meet in one schema. */
 const MAX_IDENTIFIER_BYTES = 63
@@ -59,6 +60,20 @@ export const defaultSchemaFor = (flowId: string): string => {
 /** The first key of every lease's advisory lock ("WEIR"); the second is the schema's hash. */
 const LEASE_LOCK_CLASS = 0x57454952
 
+/** The segments table (see segments.ts): what one worker snapshotted of a step at an epoch, in a few large rows. */
+const segsSql = (s: string) => `
+CREATE TABLE IF NOT EXISTS ${s}.segs (
+  step_id text NOT NULL,
+  snap_epoch bigint NOT NULL,
+  worker_index integer NOT NULL,
+  seq integer NOT NULL,
+  "full" boolean NOT NULL,
+  entries integer NOT NULL,
+  data bytea NOT NULL,
+  PRIMARY KEY (step_id, snap_epoch, worker_index, seq)
+);
+CREATE INDEX IF NOT EXISTS segs_by_epoch ON ${s}.segs (snap_epoch);`
+
 const schemaSql = (s: string) => `
 CREATE SCHEMA IF NOT EXISTS ${s};
 CREATE TABLE IF NOT EXISTS ${s}.parts (
@@ -85,15 +100,7 @@ CREATE TABLE IF NOT EXISTS ${s}.commits (
   commit_epoch bigint NOT NULL,
   created_at timestamptz DEFAULT now()
 );
-CREATE TABLE IF NOT EXISTS ${s}.snaps (
-  step_id text NOT NULL,
-  state_key text NOT NULL,
-  snap_epoch bigint NOT NULL,
-  ser_change bytea,
-  created_at timestamptz DEFAULT now(),
-  PRIMARY KEY (step_id, state_key, snap_epoch)
-);
-CREATE INDEX IF NOT EXISTS snaps_by_epoch ON ${s}.snaps (snap_epoch);
+${segsSql(s)}
 CREATE TABLE IF NOT EXISTS ${s}.meta (
   name text PRIMARY KEY,
   value text NOT NULL
@@ -343,6 +350,8 @@ export const initPostgres = async (
     await client.query("ROLLBACK").catch(() => {})
     throw e
   } finally {
+    // As when a store closes: the lease goes at once, not when the server gets round to ending the session.
+    await client.query("SELECT pg_advisory_unlock_all()").catch(() => {})
     await client.end()
   }
 }
@@ -413,6 +422,9 @@ const UNIQUE_VIOLATION = "23505"
 
 class PostgresBackend implements RecoveryBackend {
   readonly where: string
+  /** The session holds the store's lease. */
+  private leased = false
+
   private constructor(private readonly client: pg.Client, private readonly s: string, target: string, schema: string) {
     this.where = `${target} schema '${schema}'`
   }
@@ -424,6 +436,7 @@ class PostgresBackend implements RecoveryBackend {
     const backend = new PostgresBackend(client, s, describeTarget(connectionString), schema)
     try {
       await takeLease(client, schema, backend.where, flowId, "run")
+      backend.leased = true
     } catch (e) {
       await backend.close()
       throw e
@@ -459,14 +472,16 @@ class PostgresBackend implements RecoveryBackend {
     // that failed part-way; this execution redoes those epochs, so they must never be loaded.
     await this.client.query("BEGIN")
     try {
-      await this.client.query(`DELETE FROM ${this.s}.snaps WHERE snap_epoch >= $1`, [resumeEpoch])
+      await this.migrateRows()
+      await this.client.query(`DELETE FROM ${this.s}.segs WHERE snap_epoch >= $1`, [resumeEpoch])
       await this.client.query(
         `INSERT INTO ${this.s}.exs (ex_num, worker_count, resume_epoch) VALUES ($1, $2, $3)
          ON CONFLICT (ex_num) DO UPDATE SET worker_count = excluded.worker_count, resume_epoch = excluded.resume_epoch`,
         [ex, workerCount, resumeEpoch]
       )
       // The first execution binds the store to its flow (stores made before `meta` get the table now).
-      await this.client.query(`CREATE TABLE IF NOT EXISTS ${this.s}.meta (name text PRIMARY KEY, value text NOT NULL)`)
+      const hasMeta = (await this.client.query("SELECT to_regclass($1) AS t", [`${this.s}.meta`])).rows[0].t !== null
+      if (!hasMeta) await this.client.query(`CREATE TABLE ${this.s}.meta (name text PRIMARY KEY, value text NOT NULL)`)
       await this.client.query(`INSERT INTO ${this.s}.meta (name, value) VALUES ('flow_id', $1) ON CONFLICT (name) DO NOTHING`, [
         flowId
       ])
@@ -477,63 +492,90 @@ class PostgresBackend implements RecoveryBackend {
     }
   }
 
-  async loadNewest(stepId: string, beforeEpoch: number): Promise<ReadonlyArray<readonly [string, Buffer | null]>> {
+  /** Stores written before segments kept a row per key in `snaps`: each epoch's rows become one segment. */
+  private async migrateRows(): Promise<void> {
+    const legacy = await this.client.query("SELECT to_regclass($1) AS t", [`${this.s}.snaps`])
+    if (legacy.rows[0].t === null) return
+    await this.client.query(segsSql(this.s))
     const r = await this.client.query(
-      `SELECT DISTINCT ON (state_key) state_key, ser_change FROM ${this.s}.snaps
-       WHERE step_id = $1 AND snap_epoch < $2 ORDER BY state_key, snap_epoch DESC`,
+      `SELECT step_id, snap_epoch, state_key, ser_change FROM ${this.s}.snaps ORDER BY step_id, snap_epoch`
+    )
+    const rows = r.rows as Array<{ step_id: string; snap_epoch: string; state_key: string; ser_change: Buffer | null }>
+    for (let i = 0; i < rows.length;) {
+      const { step_id, snap_epoch } = rows[i]!
+      const group: Array<readonly [string, Buffer | null]> = []
+      for (; i < rows.length && rows[i]!.step_id === step_id && rows[i]!.snap_epoch === snap_epoch; i++) {
+        group.push([rows[i]!.state_key, rows[i]!.ser_change])
+      }
+      await this.client.query(
+        `INSERT INTO ${this.s}.segs (step_id, snap_epoch, worker_index, seq, "full", entries, data) VALUES ($1, $2, 0, 0, false, $3, $4)`,
+        [step_id, snap_epoch, group.length, encodeRaw(group)]
+      )
+    }
+    await this.client.query(`DROP TABLE ${this.s}.snaps`)
+  }
+
+  async loadSegments(stepId: string, beforeEpoch: number): Promise<ReadonlyArray<StoredSegment>> {
+    const r = await this.client.query(
+      `SELECT snap_epoch, "full", data FROM ${this.s}.segs
+       WHERE step_id = $1 AND snap_epoch < $2 AND snap_epoch >= COALESCE(
+         (SELECT MAX(snap_epoch) FROM ${this.s}.segs WHERE step_id = $1 AND "full" AND snap_epoch < $2), 0)
+       ORDER BY snap_epoch`,
       [stepId, beforeEpoch]
     )
-    return r.rows.map((row) => [row.state_key as string, row.ser_change as Buffer | null] as const)
+    return r.rows.map((row) => ({ epoch: Number(row.snap_epoch), full: row.full as boolean, data: row.data as Buffer }))
   }
 
   /**
    * The whole commit in one statement, hence one transaction and one round
-   * trip: the rows, the worker's frontier, and every worker's frontier as it
-   * was before (the statement's own writes are not visible to it).
+   * trip: the segments, the worker's frontier, and every worker's frontier as
+   * it was before (the statement's own writes are not visible to it).
    */
-  private commitSql(upsert: boolean): string {
+  private commitSql(): string {
     return `WITH written AS (
-        INSERT INTO ${this.s}.snaps (step_id, state_key, snap_epoch, ser_change)
-        SELECT s, k, $3::bigint, v FROM unnest($1::text[], $2::text[], $4::bytea[]) AS t(s, k, v)
-        ${upsert ? "ON CONFLICT (step_id, state_key, snap_epoch) DO UPDATE SET ser_change = excluded.ser_change" : ""}
+        INSERT INTO ${this.s}.segs (step_id, snap_epoch, worker_index, seq, "full", entries, data)
+        SELECT s, $2::bigint, $3::integer, q, f, n, d
+        FROM unnest($1::text[], $4::integer[], $5::boolean[], $6::integer[], $7::bytea[]) AS t(s, q, f, n, d)
       ), advanced AS (
-        INSERT INTO ${this.s}.fronts (ex_num, worker_index, worker_frontier) VALUES ($5, $6, $7)
+        INSERT INTO ${this.s}.fronts (ex_num, worker_index, worker_frontier) VALUES ($8, $3, $9)
         ON CONFLICT (ex_num, worker_index) DO UPDATE SET worker_frontier = excluded.worker_frontier
       )
-      SELECT worker_index, worker_frontier FROM ${this.s}.fronts WHERE ex_num = $5`
+      SELECT worker_index, worker_frontier FROM ${this.s}.fronts WHERE ex_num = $8`
   }
 
-  async commit(
-    ex: number,
-    worker: number,
-    epoch: number,
-    frontier: number,
-    rows: ReadonlyArray<SnapshotRow>,
-    workerCount: number,
-    resumeEpoch: number
-  ): Promise<number> {
-    const stepIds: Array<string> = new Array(rows.length)
-    const keys: Array<string> = new Array(rows.length)
-    const states: Array<Buffer | null> = new Array(rows.length)
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i]!
-      stepIds[i] = r.stepId
-      keys[i] = r.key
-      states[i] = r.bytes
-    }
-    const params = [textArray(stepIds), textArray(keys), epoch, byteaArray(states), ex, worker, frontier]
+  async commit(c: BackendCommit): Promise<number> {
+    const segs = c.segments
+    const params = [
+      textArray(segs.map((x) => x.stepId)),
+      c.epoch,
+      c.worker,
+      `{${segs.map((x) => x.seq).join(",")}}`,
+      `{${segs.map((x) => (x.full ? "t" : "f")).join(",")}}`,
+      `{${segs.map((x) => x.count).join(",")}}`,
+      byteaArray(segs.map((x) => x.data)),
+      c.ex,
+      c.frontier
+    ]
     let result: pg.QueryResult
     try {
-      result = await this.client.query(this.commitSql(false), params)
+      result = await this.client.query(this.commitSql(), params)
     } catch (e) {
-      // Rows at this epoch exist only if an execution that crashed before its frontier wrote them: overwrite them.
+      // Segments at this epoch exist only if an execution that crashed before its frontier wrote them: replace them.
       if ((e as { code?: unknown }).code !== UNIQUE_VIOLATION) throw e
-      result = await this.client.query(this.commitSql(true), params)
+      await this.client.query("BEGIN")
+      try {
+        await this.client.query(`DELETE FROM ${this.s}.segs WHERE snap_epoch = $1 AND worker_index = $2`, [c.epoch, c.worker])
+        result = await this.client.query(this.commitSql(), params)
+        await this.client.query("COMMIT")
+      } catch (e2) {
+        await this.client.query("ROLLBACK").catch(() => {})
+        throw e2
+      }
     }
     const fronts = new Map<number, number>(result.rows.map((row) => [Number(row.worker_index), Number(row.worker_frontier)]))
-    fronts.set(worker, frontier)
+    fronts.set(c.worker, c.frontier)
     let min = Infinity
-    for (let w = 0; w < workerCount; w++) min = Math.min(min, Math.max(fronts.get(w) ?? resumeEpoch, resumeEpoch))
+    for (let w = 0; w < c.workerCount; w++) min = Math.min(min, Math.max(fronts.get(w) ?? c.resumeEpoch, c.resumeEpoch))
     return min
   }
 
@@ -545,18 +587,11 @@ class PostgresBackend implements RecoveryBackend {
     const s = this.s
     await this.client.query(
       `WITH superseded AS (
-         -- Every row older than a row of the same key in the collected range.
-         DELETE FROM ${s}.snaps o USING ${s}.snaps n
-         WHERE n.snap_epoch > (SELECT COALESCE(MIN(commit_epoch), 0) FROM ${s}.commits) AND n.snap_epoch <= $1
-           AND o.step_id = n.step_id AND o.state_key = n.state_key AND o.snap_epoch < n.snap_epoch
-       ), tombstones AS (
-         -- A tombstone that is its key's newest row in the range (disjoint from the rows above).
-         DELETE FROM ${s}.snaps t
-         WHERE t.snap_epoch > (SELECT COALESCE(MIN(commit_epoch), 0) FROM ${s}.commits) AND t.snap_epoch <= $1
-           AND t.ser_change IS NULL
-           AND NOT EXISTS (
-             SELECT 1 FROM ${s}.snaps n WHERE n.step_id = t.step_id AND n.state_key = t.state_key
-               AND n.snap_epoch > t.snap_epoch AND n.snap_epoch <= $1)
+         -- Per step, every segment older than its newest full snapshot in the collected range.
+         DELETE FROM ${s}.segs o USING (
+           SELECT step_id, MAX(snap_epoch) AS since FROM ${s}.segs WHERE "full" AND snap_epoch <= $1 GROUP BY step_id
+         ) n
+         WHERE o.step_id = n.step_id AND o.snap_epoch < n.since
        )
        INSERT INTO ${s}.commits (part_index, commit_epoch) SELECT part_index, $1 FROM ${s}.parts
        ON CONFLICT (part_index) DO UPDATE SET commit_epoch = excluded.commit_epoch`,
@@ -565,6 +600,12 @@ class PostgresBackend implements RecoveryBackend {
   }
 
   async close(): Promise<void> {
+    // Let go of the lease before saying goodbye: the server ends the session (and drops its
+    // locks) only some time after the socket closes, and a run started right after this one
+    // must find the store free.
+    if (this.leased) {
+      await this.client.query("SELECT pg_advisory_unlock_all()").catch(() => {})
+    }
     await this.client.end().catch(() => {})
   }
 }

@@ -121,6 +121,60 @@ export const serialize = (stepId: string, key: string, state: unknown): Buffer =
   }
 }
 
+/** What {@link serializeInto} writes into: a segment being built (segments.ts). */
+export interface ByteSink {
+  at: number
+  ensure(n: number): Buffer
+  varint(n: number): void
+}
+
+/**
+ * Append `state` to `out` as its serialized length plus one (a varint) and
+ * the same bytes {@link serialize} makes, without a buffer per state for the
+ * common kinds (integers, doubles, Latin-1 strings, booleans, null).
+ */
+export const serializeInto = (out: ByteSink, stepId: string, key: string, state: unknown): void => {
+  if (FAST) {
+    if (typeof state === "number") {
+      if ((state | 0) === state && !Object.is(state, -0)) {
+        const zigzag = ((state << 1) ^ (state >> 31)) >>> 0
+        const length = 3 + varintLength(zigzag)
+        const b = out.ensure(1 + length)
+        b[out.at] = length + 1
+        b[out.at + 1] = Tag.version
+        b[out.at + 2] = VERSION
+        b[out.at + 3] = Tag.int32
+        out.at = writeVarint(b, out.at + 4, zigzag)
+        return
+      }
+      const b = out.ensure(12)
+      b[out.at] = 12
+      b[out.at + 1] = Tag.version
+      b[out.at + 2] = VERSION
+      b[out.at + 3] = Tag.double
+      b.writeDoubleLE(state, out.at + 4)
+      out.at += 12
+      return
+    }
+    if (typeof state === "string" && !TWO_BYTE.test(state)) {
+      const length = 3 + varintLength(state.length) + state.length
+      out.varint(length + 1)
+      const b = out.ensure(length)
+      b[out.at] = Tag.version
+      b[out.at + 1] = VERSION
+      b[out.at + 2] = Tag.oneByteString
+      const at = writeVarint(b, out.at + 3, state.length)
+      b.write(state, at, "latin1")
+      out.at = at + state.length
+      return
+    }
+  }
+  const bytes = serialize(stepId, key, state)
+  out.varint(bytes.length + 1)
+  bytes.copy(out.ensure(bytes.length), out.at)
+  out.at += bytes.length
+}
+
 /** Not decoded here: left to `v8.deserialize`. */
 const OTHER = Symbol("other")
 

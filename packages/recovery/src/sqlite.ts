@@ -18,10 +18,14 @@ import * as path from "node:path"
 import { RecoveryStoreError, StoreAlreadyInitializedError } from "./errors.js"
 import { acquireEmbeddedLease, LOCK_FILE } from "./lease.js"
 import type { RecoveryMeta } from "./resume.js"
-import { openStore, type RecoveryBackend, type SnapshotRow } from "./store.js"
+import { encodeRaw, type Segment, type StoredSegment } from "./segments.js"
+import { type BackendCommit, openStore, type RecoveryBackend } from "./store.js"
 
-/** 2: the `meta` table (the store's id, the flow it is bound to). */
-const SCHEMA_VERSION = 2
+/**
+ * 2: the `meta` table (the store's id, the flow it is bound to).
+ * 3: snapshots as segments (`segs`) instead of a row per key (`snaps`).
+ */
+const SCHEMA_VERSION = 3
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS parts (
@@ -48,15 +52,17 @@ CREATE TABLE IF NOT EXISTS commits (
   commit_epoch INTEGER NOT NULL,
   created_at TEXT DEFAULT CURRENT_TIMESTAMP
 ) STRICT;
-CREATE TABLE IF NOT EXISTS snaps (
+CREATE TABLE IF NOT EXISTS segs (
   step_id TEXT NOT NULL,
-  state_key TEXT NOT NULL,
   snap_epoch INTEGER NOT NULL,
-  ser_change BLOB,
-  created_at TEXT DEFAULT CURRENT_TIMESTAMP,
-  PRIMARY KEY (step_id, state_key, snap_epoch)
+  worker_index INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  full INTEGER NOT NULL,
+  entries INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (step_id, snap_epoch, worker_index, seq)
 ) STRICT;
-CREATE INDEX IF NOT EXISTS snaps_by_epoch ON snaps (snap_epoch);
+CREATE INDEX IF NOT EXISTS segs_by_epoch ON segs (snap_epoch);
 CREATE TABLE IF NOT EXISTS meta (
   name TEXT PRIMARY KEY,
   value TEXT NOT NULL
@@ -72,10 +78,34 @@ const openDb = (file: string): Database.Database => {
   db.pragma("busy_timeout = 5000")
   db.pragma("foreign_keys = ON")
   if ((db.pragma("user_version", { simple: true }) as number) < SCHEMA_VERSION) {
-    db.exec(SCHEMA)
-    db.pragma(`user_version = ${SCHEMA_VERSION}`)
+    db.transaction(() => {
+      db.exec(SCHEMA)
+      migrateRows(db)
+      db.pragma(`user_version = ${SCHEMA_VERSION}`)
+    })()
   }
   return db
+}
+
+/** Stores written before segments kept a row per key in `snaps`: each epoch's rows become one segment. */
+const migrateRows = (db: Database.Database): void => {
+  const legacy = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'snaps'").get()
+  if (legacy === undefined) return
+  const rows = db.prepare("SELECT step_id, snap_epoch, state_key, ser_change FROM snaps ORDER BY step_id, snap_epoch").all() as Array<
+    { step_id: string; snap_epoch: number; state_key: string; ser_change: Buffer | null }
+  >
+  const insert = db.prepare(
+    "INSERT INTO segs (step_id, snap_epoch, worker_index, seq, full, entries, data) VALUES (?, ?, 0, 0, 0, ?, ?)"
+  )
+  for (let i = 0; i < rows.length;) {
+    const { step_id, snap_epoch } = rows[i]!
+    const group: Array<readonly [string, Buffer | null]> = []
+    for (; i < rows.length && rows[i]!.step_id === step_id && rows[i]!.snap_epoch === snap_epoch; i++) {
+      group.push([rows[i]!.state_key, rows[i]!.ser_change])
+    }
+    insert.run(step_id, snap_epoch, group.length, encodeRaw(group))
+  }
+  db.exec("DROP TABLE snaps")
 }
 
 const checkDir = (dir: string, hint: string): void => {
@@ -183,73 +213,51 @@ export const initDbDir = async (dbDir: string, count: number): Promise<void> => 
   }
 }
 
-/** Rows per INSERT statement: each statement run costs about as much as binding a row, so batch them. */
-const ROWS_PER_INSERT = 100
-
-const upsertSql = (rows: number) =>
-  "INSERT INTO snaps (step_id, state_key, snap_epoch, ser_change) VALUES " +
-  Array.from({ length: rows }, () => "(?, ?, ?, ?)").join(", ") +
-  " ON CONFLICT (step_id, state_key, snap_epoch) DO UPDATE SET ser_change = excluded.ser_change"
-
 /** One partition file with its statements, prepared once. */
 class Partition {
-  private readonly upsertMany: Database.Statement
-  private readonly upsertOne: Database.Statement
+  private readonly clearEpoch: Database.Statement
+  private readonly insertSegment: Database.Statement
   private readonly upsertFront: Database.Statement
   private readonly selectFront: Database.Statement
-  private readonly selectCommit: Database.Statement
   private readonly deleteSuperseded: Database.Statement
-  private readonly deleteTombstones: Database.Statement
   private readonly upsertCommit: Database.Statement
-  /** Reused bind buffer of `upsertMany`. */
-  private readonly args: Array<unknown> = new Array(ROWS_PER_INSERT * 4)
 
   constructor(readonly index: number, readonly db: Database.Database) {
-    this.upsertMany = db.prepare(upsertSql(ROWS_PER_INSERT))
-    this.upsertOne = db.prepare(upsertSql(1))
+    this.clearEpoch = db.prepare("DELETE FROM segs WHERE snap_epoch = ? AND worker_index = ?")
+    this.insertSegment = db.prepare(
+      "INSERT INTO segs (step_id, snap_epoch, worker_index, seq, full, entries, data) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
     this.upsertFront = db.prepare(
       "INSERT INTO fronts (ex_num, worker_index, worker_frontier) VALUES (?, ?, ?) " +
         "ON CONFLICT (ex_num, worker_index) DO UPDATE SET worker_frontier = excluded.worker_frontier"
     )
     this.selectFront = db.prepare("SELECT worker_frontier AS f FROM fronts WHERE ex_num = ? AND worker_index = ?")
-    this.selectCommit = db.prepare("SELECT commit_epoch AS e FROM commits WHERE part_index = ?")
-    // Every row older than a row of the same key in the collected range: superseded.
+    // Per step, everything older than its newest full snapshot in the collected range.
     this.deleteSuperseded = db.prepare(
-      `DELETE FROM snaps WHERE rowid IN (
-         SELECT o.rowid FROM snaps n JOIN snaps o
-           ON o.step_id = n.step_id AND o.state_key = n.state_key AND o.snap_epoch < n.snap_epoch
-         WHERE n.snap_epoch > ? AND n.snap_epoch <= ?)`
+      `DELETE FROM segs WHERE snap_epoch < (
+         SELECT MAX(f.snap_epoch) FROM segs f WHERE f.step_id = segs.step_id AND f.full = 1 AND f.snap_epoch <= ?)`
     )
-    // Run after deleteSuperseded: a tombstone still in the range is its key's newest row there.
-    this.deleteTombstones = db.prepare("DELETE FROM snaps WHERE snap_epoch > ? AND snap_epoch <= ? AND ser_change IS NULL")
     this.upsertCommit = db.prepare(
       "INSERT INTO commits (part_index, commit_epoch) VALUES (?, ?) " +
         "ON CONFLICT (part_index) DO UPDATE SET commit_epoch = excluded.commit_epoch"
     )
   }
 
-  /** One transaction: the rows at `epoch`, then (when given) the worker's frontier. */
-  write(epoch: number, rows: ReadonlyArray<SnapshotRow>, front?: readonly [ex: number, worker: number, frontier: number]): void {
-    const args = this.args
+  /**
+   * One transaction: the worker's segments at `epoch` (replacing what it
+   * left at that epoch before), then (when given) its frontier.
+   */
+  write(
+    epoch: number,
+    worker: number,
+    segments: ReadonlyArray<Segment>,
+    front?: readonly [ex: number, worker: number, frontier: number]
+  ): void {
     this.db.transaction(() => {
-      let i = 0
-      for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
-        for (let j = 0; j < ROWS_PER_INSERT; j++) {
-          const r = rows[i + j]!
-          args[j * 4] = r.stepId
-          args[j * 4 + 1] = r.key
-          args[j * 4 + 2] = epoch
-          args[j * 4 + 3] = r.bytes
-        }
-        this.upsertMany.run(args)
-      }
-      for (; i < rows.length; i++) {
-        const r = rows[i]!
-        this.upsertOne.run(r.stepId, r.key, epoch, r.bytes)
-      }
+      this.clearEpoch.run(epoch, worker)
+      for (const s of segments) this.insertSegment.run(s.stepId, epoch, worker, s.seq, s.full ? 1 : 0, s.count, s.data)
       if (front !== undefined) this.upsertFront.run(front[0], front[1], front[2])
     })()
-    args.fill(undefined)
   }
 
   frontier(ex: number, worker: number): number | undefined {
@@ -257,11 +265,8 @@ class Partition {
   }
 
   collect(upTo: number): void {
-    const last = (this.selectCommit.get(this.index) as { e: number } | undefined)?.e ?? 0
     this.db.transaction(() => {
-      // Only keys written since the last collection can have rows that became superseded.
-      this.deleteSuperseded.run(last, upTo)
-      this.deleteTombstones.run(last, upTo)
+      this.deleteSuperseded.run(upTo)
       this.upsertCommit.run(this.index, upTo)
     })()
   }
@@ -327,13 +332,13 @@ class SqliteBackend implements RecoveryBackend {
   }
 
   async writeExecution(ex: number, workerCount: number, resumeEpoch: number, flowId: string): Promise<void> {
-    // Snapshots at or after the resume epoch come from a commit that failed part-way (or
+    // Segments at or after the resume epoch come from a commit that failed part-way (or
     // from a worker whose peers did not get as far): this execution redoes those epochs,
     // perhaps touching other keys, so a later resume must never load them. Each partition
     // drops them before the execution is recorded.
     for (const db of new Set(this.parts.map((p) => p.db))) {
       db.transaction(() => {
-        db.prepare("DELETE FROM snaps WHERE snap_epoch >= ?").run(resumeEpoch)
+        db.prepare("DELETE FROM segs WHERE snap_epoch >= ?").run(resumeEpoch)
         // The first execution binds the store to its flow.
         db.prepare("INSERT INTO meta (name, value) VALUES ('flow_id', ?) ON CONFLICT (name) DO NOTHING").run(flowId)
       })()
@@ -342,49 +347,44 @@ class SqliteBackend implements RecoveryBackend {
       .run(ex, workerCount, resumeEpoch)
   }
 
-  async loadNewest(stepId: string, beforeEpoch: number): Promise<ReadonlyArray<readonly [string, Buffer | null]>> {
-    const out: Array<readonly [string, Buffer | null]> = []
+  async loadSegments(stepId: string, beforeEpoch: number): Promise<ReadonlyArray<StoredSegment>> {
+    const out: Array<StoredSegment> = []
     for (const db of new Set(this.parts.map((p) => p.db))) {
       const rows = db.prepare(
-        `SELECT s.state_key AS key, s.ser_change AS bytes FROM snaps s
-         JOIN (SELECT state_key, MAX(snap_epoch) AS newest FROM snaps WHERE step_id = ? AND snap_epoch < ? GROUP BY state_key) n
-           ON s.state_key = n.state_key AND s.snap_epoch = n.newest
-         WHERE s.step_id = ?`
-      ).all(stepId, beforeEpoch, stepId) as Array<{ key: string; bytes: Buffer | null }>
-      for (const r of rows) out.push([r.key, r.bytes])
+        "SELECT snap_epoch AS epoch, full, data FROM segs WHERE step_id = ? AND snap_epoch < ? ORDER BY snap_epoch"
+      ).all(stepId, beforeEpoch) as Array<{ epoch: number; full: number; data: Buffer }>
+      for (const r of rows) out.push({ epoch: r.epoch, full: r.full === 1, data: r.data })
     }
     return out
+  }
+
+  /** The partition a worker's segments of a step go to. */
+  private segmentPart(stepId: string, worker: number): number {
+    return stableHash(`${stepId}\u0000${worker}`) % this.count
   }
 
   private frontPart(ex: number, worker: number): number {
     return stableHash(`${ex}/${worker}`) % this.count
   }
 
-  async commit(
-    ex: number,
-    worker: number,
-    epoch: number,
-    frontier: number,
-    rows: ReadonlyArray<SnapshotRow>,
-    workerCount: number,
-    resumeEpoch: number
-  ): Promise<number> {
+  async commit(c: BackendCommit): Promise<number> {
+    const { ex, worker, epoch, frontier } = c
     const front = this.frontPart(ex, worker)
     if (this.count === 1) {
-      this.parts[0]!.write(epoch, rows, [ex, worker, frontier])
+      this.parts[0]!.write(epoch, worker, c.segments, [ex, worker, frontier])
     } else {
-      const byPart: Array<Array<SnapshotRow>> = this.parts.map(() => [])
-      for (const row of rows) byPart[stableHash(`${row.stepId}\u0000${row.key}`) % this.count]!.push(row)
-      // Snapshots first, the frontier last: a crash in between leaves snapshots that resume ignores.
+      const byPart: Array<Array<Segment>> = this.parts.map(() => [])
+      for (const s of c.segments) byPart[this.segmentPart(s.stepId, worker)]!.push(s)
+      // Segments first, the frontier last: a crash in between leaves segments that resume ignores.
       for (let p = 0; p < this.count; p++) {
-        if (p !== front && byPart[p]!.length > 0) this.parts[p]!.write(epoch, byPart[p]!)
+        if (p !== front) this.parts[p]!.write(epoch, worker, byPart[p]!)
       }
-      this.parts[front]!.write(epoch, byPart[front]!, [ex, worker, frontier])
+      this.parts[front]!.write(epoch, worker, byPart[front]!, [ex, worker, frontier])
     }
     let min = Infinity
-    for (let w = 0; w < workerCount; w++) {
+    for (let w = 0; w < c.workerCount; w++) {
       const f = this.parts[this.frontPart(ex, w)]!.frontier(ex, w)
-      min = Math.min(min, Math.max(f ?? resumeEpoch, resumeEpoch))
+      min = Math.min(min, Math.max(f ?? c.resumeEpoch, c.resumeEpoch))
     }
     return min
   }

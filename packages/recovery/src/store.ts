@@ -9,13 +9,18 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import { RecoveryStoreError, StateSerializationError, WrongFlowError } from "./errors.js"
 import { computeResume, type RecoveryMeta } from "./resume.js"
-import { deserialize, serialize } from "./serde.js"
+import { encodeSegments, type Segment, SegmentWriter, statesFromSegments, type StoredSegment } from "./segments.js"
 
-/** One snapshot row as stored: `bytes` is `null` for a discarded key. */
-export interface SnapshotRow {
-  readonly stepId: string
-  readonly key: string
-  readonly bytes: Buffer | null
+/** One worker's commit of one epoch, as a backend writes it. */
+export interface BackendCommit {
+  readonly ex: number
+  readonly worker: number
+  readonly epoch: number
+  readonly frontier: number
+  readonly segments: ReadonlyArray<Segment>
+  /** Workers of the execution, and its resume epoch (a worker yet to write counts as that). */
+  readonly workerCount: number
+  readonly resumeEpoch: number
 }
 
 /**
@@ -31,25 +36,22 @@ export interface RecoveryBackend {
    * The first execution binds the store to `flowId`.
    */
   writeExecution(ex: number, workerCount: number, resumeEpoch: number, flowId: string): Promise<void>
-  /** Every key's newest row of `stepId` with an epoch before `beforeEpoch`. */
-  loadNewest(stepId: string, beforeEpoch: number): Promise<ReadonlyArray<readonly [string, Buffer | null]>>
   /**
-   * Durably write the rows at `epoch`, then the worker's frontier (in that
-   * order), and return the smallest frontier over the execution's
-   * `workerCount` workers after it (workers yet to write count as `resumeEpoch`).
+   * The segments of `stepId` before `beforeEpoch` a resume needs: at least
+   * those from the step's newest full snapshot before it on (older ones may
+   * come too; they are skipped).
    */
-  commit(
-    ex: number,
-    worker: number,
-    epoch: number,
-    frontier: number,
-    rows: ReadonlyArray<SnapshotRow>,
-    workerCount: number,
-    resumeEpoch: number
-  ): Promise<number>
+  loadSegments(stepId: string, beforeEpoch: number): Promise<ReadonlyArray<StoredSegment>>
   /**
-   * Drop every snapshot superseded by a newer one at or before `upTo`, and
-   * discarded keys' last rows at or before it; record `upTo` as collected.
+   * Durably write the commit's segments at its epoch (replacing any the
+   * worker left at that epoch before), then the worker's frontier (in that
+   * order), and return the smallest frontier over the execution's workers
+   * after it.
+   */
+  commit(commit: BackendCommit): Promise<number>
+  /**
+   * Drop, per step, every segment older than the step's newest full snapshot
+   * at or before `upTo`; record `upTo` as collected.
    * The store does not wait for it before going on, but never starts a
    * collection while another runs.
    */
@@ -161,36 +163,31 @@ export const openStore = (
       backend.writeExecution(resume.execution, context.workerCount, resume.epoch, context.flowId))
     const lag = commitLag(backupInterval, context.epochInterval)
     const collector = new Collector(backend)
+    const writer = new SegmentWriter()
     // A failure of this last collection is left for the next run's collections to redo.
     yield* Effect.addFinalizer(() => Effect.promise(() => collector.drain()))
     const store: RecoveryStore = {
       resume,
       loadStates: (stepId) =>
         attempt(`loading states of step '${stepId}'`, async () => {
-          const rows = await backend.loadNewest(stepId, resume.epoch)
-          const out: Array<readonly [string, unknown]> = []
-          for (const [key, bytes] of rows) if (bytes !== null) out.push([key, deserialize(stepId, key, bytes)])
-          return out
+          const segments = await backend.loadSegments(stepId, resume.epoch)
+          return statesFromSegments(stepId, segments).states
         }),
       commit: (commit: EpochCommit) =>
         attempt(`committing epoch ${commit.epoch}`, async () => {
           collector.rethrow()
           // Serialize before the backend opens its transaction.
-          const entries = commit.entries
-          const rows: Array<SnapshotRow> = new Array(entries.length)
-          for (let i = 0; i < entries.length; i++) {
-            const e = entries[i]!
-            rows[i] = { stepId: e.stepId, key: e.key, bytes: e.discard ? null : serialize(e.stepId, e.key, e.state) }
-          }
-          const minFrontier = await backend.commit(
-            resume.execution,
-            commit.worker,
-            commit.epoch,
-            commit.frontier,
-            rows,
-            context.workerCount,
-            resume.epoch
-          )
+          const segments: Array<Segment> = []
+          for (const step of commit.steps) for (const s of encodeSegments(step, writer)) segments.push(s)
+          const minFrontier = await backend.commit({
+            ex: resume.execution,
+            worker: commit.worker,
+            epoch: commit.epoch,
+            frontier: commit.frontier,
+            segments,
+            workerCount: context.workerCount,
+            resumeEpoch: resume.epoch
+          })
           // Collect only what every worker has moved past, keeping `lag` epochs for backups.
           const upTo = minFrontier - 1 - lag
           if (upTo >= 1) collector.request(upTo)

@@ -40,6 +40,7 @@ import * as v8 from "node:v8"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { initDbDir, initPostgres, PostgresRecoveryConfig, RecoveryConfig, RecoveryStoreError } from "../src/index.js"
+import { postgresEntries, sqliteEntries } from "./stored.js"
 
 // ---------------------------------------------------------------------------
 // The two stores
@@ -83,7 +84,6 @@ interface Kind {
 
 const PARTITIONS = 3
 
-const decode = (bytes: Buffer | null): unknown => (bytes === null ? undefined : v8.deserialize(bytes))
 
 const sortRows = (rows: Array<Row>): Array<Row> =>
   rows.sort((a, b) => a.stepId.localeCompare(b.stepId) || a.key.localeCompare(b.key) || a.epoch - b.epoch)
@@ -106,27 +106,7 @@ const sqlite: Kind = {
     return {
       config: new RecoveryConfig(dir, options),
       async rows() {
-        const rows: Array<Row> = []
-        for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".sqlite3"))) {
-          const db = new Database(path.join(dir, f), { readonly: true })
-          try {
-            const found = db.prepare("SELECT step_id, state_key, snap_epoch, ser_change FROM snaps").all() as Array<
-              { step_id: string; state_key: string; snap_epoch: number; ser_change: Buffer | null }
-            >
-            for (const r of found) {
-              rows.push({
-                stepId: r.step_id,
-                key: r.state_key,
-                epoch: r.snap_epoch,
-                discarded: r.ser_change === null,
-                state: decode(r.ser_change)
-              })
-            }
-          } finally {
-            db.close()
-          }
-        }
-        return sortRows(rows)
+        return sortRows(sqliteEntries(dir))
       }
     }
   }
@@ -146,17 +126,7 @@ const postgres: Kind = {
     await initPostgres(pgUrl(), PARTITIONS, { schema })
     return {
       config: new PostgresRecoveryConfig(pgUrl(), { ...options, schema }),
-      rows: () =>
-        withClient(async (c) => {
-          const r = await c.query(`SELECT step_id, state_key, snap_epoch, ser_change FROM "${schema}".snaps`)
-          return sortRows(r.rows.map((row) => ({
-            stepId: row.step_id as string,
-            key: row.state_key as string,
-            epoch: Number(row.snap_epoch),
-            discarded: row.ser_change === null,
-            state: decode(row.ser_change as Buffer | null)
-          })))
-        })
+      rows: async () => sortRows(await postgresEntries(pgUrl(), schema))
     }
   }
 }
@@ -380,12 +350,14 @@ describe.each([sqlite, postgres])("flows resumed from the $name store", (kind) =
       const items = parityItems()
       expect(await runOnce(loc, items, runningSum)).toEqual(sums(8))
       const rows = await loc.rows()
-      // Epochs 1..8 closed (one per item). Collected up to epoch 8 - 4 = 4: each key keeps its newest
-      // snapshot at or before epoch 4 and everything after it.
+      // Epochs 1..8 closed (one per item). The source is snapshotted in full at every epoch; the sum
+      // writes what changed, and in full whenever the stored log would reach twice its 2 keys: at
+      // epochs 4, 6 and 8. Collected up to epoch 8 - 4 = 4: each step keeps its newest full snapshot
+      // at or before epoch 4 and everything after it.
       expect(rowNames(rows, INP)).toEqual(["iterable@4", "iterable@5", "iterable@6", "iterable@7", "iterable@8"])
-      expect(rowNames(rows, SUM)).toEqual(["even@4", "even@6", "even@8", "odd@3", "odd@5", "odd@7"])
+      expect(rowNames(rows, SUM)).toEqual(["even@4", "even@6", "even@8", "odd@4", "odd@5", "odd@6", "odd@7", "odd@8"])
       // The older snapshots are the states of their epochs.
-      expect(rows.filter((r) => r.stepId === SUM && r.key === "odd").map((r) => r.state)).toEqual([4, 9, 16])
+      expect(rows.filter((r) => r.stepId === SUM && r.key === "odd").map((r) => r.state)).toEqual([4, 9, 9, 16, 16])
       expect(rows.filter((r) => r.stepId === INP).map((r) => r.state)).toEqual([4, 5, 6, 7, 8])
 
       // The resume takes the newest state, not an older kept one: 9..12 continue the sums.
@@ -394,12 +366,18 @@ describe.each([sqlite, postgres])("flows resumed from the $name store", (kind) =
       expect(await runOnce(loc, items, runningSum)).toEqual([])
     })
 
-    it("without a backup interval only the newest snapshot of each key is kept", async () => {
+    it("without a backup interval only each step's newest full snapshot and what changed after it are kept", async () => {
       const loc = await kind.fresh()
-      expect(await runOnce(loc, parityItems(), runningSum)).toEqual(sums(8))
+      const items = parityItems()
+      expect(await runOnce(loc, items, runningSum)).toEqual(sums(8))
       const rows = await loc.rows()
       expect(rowNames(rows, INP)).toEqual(["iterable@8"])
-      expect(rowNames(rows, SUM)).toEqual(["even@8", "odd@7"])
+      // The sum was last written in full at epoch 8 (see above).
+      expect(rowNames(rows, SUM)).toEqual(["even@8", "odd@8"])
+      // Epoch 9 changes one key (a delta beside the full snapshot); at 10 the log reaches twice the keys: full again.
+      expect(await runOnce(loc, items, runningSum)).toEqual(sums(12).slice(8))
+      // Epochs 9..12 as 1..8 did (full at 10 and 12); the end of input touches both keys: full at 13.
+      expect(rowNames(await loc.rows(), SUM)).toEqual(["even@13", "odd@13"])
     })
 
     it("a long backup interval collects nothing, and resumes still load the newest state", async () => {
@@ -755,11 +733,13 @@ describe("an epoch whose commit failed part-way leaves no snapshot a later resum
     it("scenario: run 1 fails committing epoch 2 after other partitions took their rows", async () => {
       const dir = freshDir()
       await initDbDir(dir, PARTITIONS)
-      // Execution 0's frontier lives in partition hash("0/0"); k0's and k1's rows elsewhere, so they are written first.
+      // Execution 0's frontier lives in partition hash("0/0"); a worker's segments of a step in
+      // partition hash(step, worker). The source's go elsewhere, so they are written first.
       const frontPart = stableHash("0/0") % PARTITIONS
-      const partOf = (key: string) => stableHash(`${SUM_STEP}\u0000${key}`) % PARTITIONS
-      const k0 = pickKey((k) => partOf(k) !== frontPart)
-      const k1 = pickKey((k) => partOf(k) !== frontPart, k0)
+      expect(stableHash(`${INP}\u00000`) % PARTITIONS).not.toBe(frontPart)
+      expect(stableHash(`${SUM_STEP}\u00000`) % PARTITIONS).toBe(frontPart)
+      const k0 = pickKey(() => true)
+      const k1 = pickKey(() => true, k0)
       let lock: Database.Database | undefined
       scenario = await runStaleScenario(new RecoveryConfig(dir), k0, k1, 1, async () => {
         // Once epoch 1 is committed (the first batch has gone through), another process takes the
@@ -807,8 +787,9 @@ describe("an epoch whose commit failed part-way leaves no snapshot a later resum
         await holder.connect()
         await holder.query("BEGIN")
         await holder.query(
-          `INSERT INTO "${schema}".snaps (step_id, state_key, snap_epoch, ser_change) VALUES ($1, $2, 2, NULL)`,
-          [SUM, k1]
+          `INSERT INTO "${schema}".segs (step_id, snap_epoch, worker_index, seq, "full", entries, data)
+           VALUES ($1, 2, 1, 0, false, 0, '\\x01')`,
+          [SUM]
         )
         let stop = false
         const watcher = withClient(async (c) => {

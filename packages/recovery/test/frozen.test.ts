@@ -8,10 +8,10 @@
 import { Dataflow, type KeyedStream, op, type RecoveryStore, runMain, type Stream } from "@weir/core"
 import { TestingSink, TestingSource } from "@weir/testing"
 import { Duration, Effect, Exit, Scope } from "effect"
-import * as v8 from "node:v8"
 import pg from "pg"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { initPostgres, PostgresRecoveryConfig, RecoveryStoreError } from "../src/index.js"
+import { postgresEntries } from "./stored.js"
 import { startThrowawayPostgres, type ThrowawayPostgres } from "./throwaway-postgres.js"
 
 const TIMEOUT_MS = 2_000
@@ -58,20 +58,14 @@ const settle = async <A>(promise: Promise<A>, since: number, limitMs: number): P
 
 /** The newest stored state of each key of `stepId`, read straight from the (thawed) server. */
 const storedStates = async (schema: string, stepId: string): Promise<Map<string, unknown>> => {
-  const c = new pg.Client({ connectionString: db().url })
-  await c.connect()
-  try {
-    const r = await c.query(
-      `SELECT DISTINCT ON (state_key) state_key, ser_change FROM "${schema}".snaps
-       WHERE step_id = $1 ORDER BY state_key, snap_epoch DESC`,
-      [stepId]
-    )
-    const out = new Map<string, unknown>()
-    for (const row of r.rows) if (row.ser_change !== null) out.set(row.state_key as string, v8.deserialize(row.ser_change as Buffer))
-    return out
-  } finally {
-    await c.end()
+  const out = new Map<string, unknown>()
+  // Sorted by key and epoch: the last entry of a key is its newest.
+  for (const e of await postgresEntries(db().url, schema)) {
+    if (e.stepId !== stepId) continue
+    if (e.discarded) out.delete(e.key)
+    else out.set(e.key, e.state)
   }
+  return out
 }
 
 /** Sessions holding an advisory lock (a store's lease) on the throwaway server. */

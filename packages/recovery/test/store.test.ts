@@ -2,7 +2,7 @@
  * One conformance suite for both stores: the embedded SQLite directory and
  * PostgreSQL (a real server started by test/global-setup.ts).
  */
-import { type RecoveryConfigLike, type RecoveryStore, type SnapshotEntry, stableHash } from "@weir/core"
+import { DISCARDED, type RecoveryConfigLike, type RecoveryStore, stableHash, type StepSnapshots } from "@weir/core"
 import Database from "better-sqlite3"
 import { Duration, Effect, Exit, Scope } from "effect"
 import * as fs from "node:fs"
@@ -24,6 +24,7 @@ import {
   StateSerializationError
 } from "../src/index.js"
 import { deserialize, serialize } from "../src/serde.js"
+import { postgresEntries, sqliteEntries } from "./stored.js"
 
 const pgUrl = () => {
   const url = process.env.WEIR_PG_URL
@@ -41,7 +42,7 @@ interface Kind {
 }
 interface Location {
   readonly config: RecoveryConfigLike
-  /** Rows in the snapshot table, as `step/key@epoch`. */
+  /** Entries of the stored segments, as `step/key@epoch`. */
   snapRows(): Promise<Array<string>>
   /** Delete partition `i`. */
   dropPartition(i: number): Promise<void>
@@ -56,19 +57,10 @@ const sqlite: Kind = {
   async fresh(count = 1, options = {}) {
     const dir = tmp()
     await initDbDir(dir, count)
-    const files = () => fs.readdirSync(dir).filter((f) => f.endsWith(".sqlite3")).map((f) => path.join(dir, f))
     return {
       config: new RecoveryConfig(dir, options),
       async snapRows() {
-        const rows: Array<string> = []
-        for (const f of files()) {
-          const db = new Database(f, { readonly: true })
-          for (const r of db.prepare("SELECT step_id, state_key, snap_epoch FROM snaps").all() as Array<Record<string, unknown>>) {
-            rows.push(`${r.step_id}/${r.state_key}@${r.snap_epoch}`)
-          }
-          db.close()
-        }
-        return rows.sort()
+        return sqliteEntries(dir).map((e) => `${e.stepId}/${e.key}@${e.epoch}`).sort()
       },
       async dropPartition(i) {
         for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(path.join(dir, `part-${i}.sqlite3${suffix}`), { force: true })
@@ -110,12 +102,7 @@ const postgres: Kind = {
     await initPostgres(pgUrl(), count, { schema })
     return {
       config: new PostgresRecoveryConfig(pgUrl(), { ...options, schema }),
-      snapRows: () =>
-        withClient(async (c) =>
-          (await c.query(`SELECT step_id, state_key, snap_epoch FROM "${schema}".snaps`)).rows
-            .map((r) => `${r.step_id}/${r.state_key}@${r.snap_epoch}`)
-            .sort()
-        ),
+      snapRows: async () => (await postgresEntries(pgUrl(), schema)).map((e) => `${e.stepId}/${e.key}@${e.epoch}`).sort(),
       dropPartition: (i) => withClient(async (c) => void (await c.query(`DELETE FROM "${schema}".parts WHERE part_index = $1`, [i]))),
       miscount: (i, n) =>
         withClient(async (c) => {
@@ -157,10 +144,28 @@ const withStore = async <A>(
 const openError = async (config: RecoveryConfigLike): Promise<unknown> =>
   withStore(config, async () => undefined).then(() => undefined, (e: unknown) => e)
 
-const put = (stepId: string, key: string, state: unknown): SnapshotEntry => ({ stepId, key, state, discard: false })
-const drop = (stepId: string, key: string): SnapshotEntry => ({ stepId, key, state: undefined, discard: true })
-const commit = (store: RecoveryStore, epoch: number, entries: Array<SnapshotEntry>, worker = 0) =>
-  Effect.runPromise(store.commit({ worker, epoch, frontier: epoch + 1, entries }))
+/** One key's snapshot, for writing commits tersely. */
+interface Entry {
+  readonly stepId: string
+  readonly key: string
+  readonly state: unknown
+}
+const put = (stepId: string, key: string, state: unknown): Entry => ({ stepId, key, state })
+const drop = (stepId: string, key: string): Entry => ({ stepId, key, state: DISCARDED })
+/** The entries grouped by step: changed-keys snapshots, or full ones for the steps in `full`. */
+const stepsOf = (entries: ReadonlyArray<Entry>, full: ReadonlyArray<string>): Array<StepSnapshots> => {
+  const by = new Map<string, { stepId: string; full: boolean; keys: Array<string>; states: Array<unknown> }>()
+  for (const stepId of full) by.set(stepId, { stepId, full: true, keys: [], states: [] })
+  for (const e of entries) {
+    let s = by.get(e.stepId)
+    if (s === undefined) by.set(e.stepId, (s = { stepId: e.stepId, full: full.includes(e.stepId), keys: [], states: [] }))
+    s.keys.push(e.key)
+    s.states.push(e.state)
+  }
+  return [...by.values()]
+}
+const commit = (store: RecoveryStore, epoch: number, entries: Array<Entry>, worker = 0, full: ReadonlyArray<string> = []) =>
+  Effect.runPromise(store.commit({ worker, epoch, frontier: epoch + 1, steps: stepsOf(entries, full) }))
 const load = async (store: RecoveryStore, stepId: string) => new Map(await Effect.runPromise(store.loadStates(stepId)))
 
 describe.each([sqlite, postgres])("$name store", (kind) => {
@@ -249,11 +254,13 @@ describe.each([sqlite, postgres])("$name store", (kind) => {
     })
   })
 
-  it("a commit of many keys, past one INSERT batch, stores every key", async () => {
+  it("a commit of many keys, past one segment, stores every key", async () => {
     const loc = await kind.fresh(3)
+    // About 13 MB of states: several segments.
+    const big = "s".repeat(10_000)
     const entries = Array.from({ length: 1234 }, (_, i) => i % 7 === 0 ? drop("f.s", `k${i}`) : put("f.s", `k${i}`, i))
     await withStore(loc.config, async (store) => {
-      await commit(store, 1, Array.from({ length: 1234 }, (_, i) => put("f.s", `k${i}`, -i)))
+      await commit(store, 1, Array.from({ length: 1234 }, (_, i) => put("f.s", `k${i}`, `${big}${i}`)))
       await commit(store, 2, entries)
     })
     await withStore(loc.config, async (store) => {
@@ -261,8 +268,8 @@ describe.each([sqlite, postgres])("$name store", (kind) => {
       for (let i = 0; i < 1234; i++) if (i % 7 !== 0) expected.set(`k${i}`, i)
       expect(await load(store, "f.s")).toEqual(expected)
     })
-    // Only the epoch-2 rows of the kept keys remain.
-    expect((await loc.snapRows()).length).toBe(1234 - Math.ceil(1234 / 7))
+    // No full snapshot yet: both epochs are kept.
+    expect((await loc.snapRows()).length).toBe(2 * 1234)
   })
 
   it("an epoch committed again after a crash overwrites what the crashed execution left of it", async () => {
@@ -292,20 +299,46 @@ describe.each([sqlite, postgres])("$name store", (kind) => {
     expect(String((err as Error).message)).toMatch(/key 'bad key' in step 'f.s'/)
   })
 
-  it("garbage collection keeps only the newest snapshot, and nothing of keys discarded everywhere", async () => {
+  it("garbage collection drops everything older than a step's newest full snapshot, and only that", async () => {
     const loc = await kind.fresh(2)
     await withStore(loc.config, async (store) => {
-      await commit(store, 1, [put("f.s", "a", 1), put("f.s", "b", 1)])
+      await commit(store, 1, [put("f.s", "a", 1), put("f.s", "b", 1), put("f.t", "x", 1)])
       await commit(store, 2, [put("f.s", "a", 2), drop("f.s", "b")])
-      await commit(store, 3, [put("f.s", "c", 3)])
     })
-    expect(await loc.snapRows()).toEqual(["f.s/a@2", "f.s/c@3"])
+    expect(await loc.snapRows()).toEqual(["f.s/a@1", "f.s/a@2", "f.s/b@1", "f.s/b@2", "f.t/x@1"])
+    await withStore(loc.config, async (store) => {
+      await commit(store, 3, [put("f.s", "a", 2), put("f.s", "c", 3)], 0, ["f.s"])
+    })
+    // `f.s` in full at epoch 3: its older segments are gone (tombstones too); `f.t` is untouched.
+    expect(await loc.snapRows()).toEqual(["f.s/a@3", "f.s/c@3", "f.t/x@1"])
+    await withStore(loc.config, async (store) => {
+      expect(await load(store, "f.s")).toEqual(new Map([["a", 2], ["c", 3]]))
+      expect(await load(store, "f.t")).toEqual(new Map([["x", 1]]))
+      // An empty full snapshot: the step holds no key any more.
+      await commit(store, 4, [], 0, ["f.s"])
+    })
+    expect(await loc.snapRows()).toEqual(["f.t/x@1"])
+    await withStore(loc.config, async (store) => expect(await load(store, "f.s")).toEqual(new Map()))
+  })
+
+  it("a resume ignores segments older than the newest full snapshot before it, collected or not", async () => {
+    const loc = await kind.fresh(1, { backupInterval: "10 seconds" })
+    await withStore(loc.config, async (store) => {
+      await commit(store, 1, [put("f.s", "gone", 1), put("f.s", "a", 1)])
+      await commit(store, 2, [put("f.s", "a", 2)], 0, ["f.s"])
+      await commit(store, 3, [put("f.s", "b", 3)])
+    }, 1, "1 second")
+    // The backup interval keeps epoch 1 stored, but the full snapshot at 2 says `gone` is gone.
+    expect(await loc.snapRows()).toContain("f.s/gone@1")
+    await withStore(loc.config, async (store) => {
+      expect(await load(store, "f.s")).toEqual(new Map([["a", 2], ["b", 3]]))
+    }, 1, "1 second")
   })
 
   it("a backup interval keeps superseded snapshots for that many epochs", async () => {
     const loc = await kind.fresh(1, { backupInterval: "2 seconds" })
     await withStore(loc.config, async (store) => {
-      for (let e = 1; e <= 5; e++) await commit(store, e, [put("f.s", "a", e)])
+      for (let e = 1; e <= 5; e++) await commit(store, e, [put("f.s", "a", e)], 0, ["f.s"])
     }, 1, "1 second")
     // Lag 2 epochs: at epoch 5 everything up to epoch 3 is collected, so 3, 4 and 5 remain.
     expect(await loc.snapRows()).toEqual(["f.s/a@3", "f.s/a@4", "f.s/a@5"])
@@ -349,24 +382,39 @@ describe.each([sqlite, postgres])("$name store", (kind) => {
 })
 
 describe("embedded store specifics", () => {
-  it("states written by v8.serialize itself load", async () => {
+  it("a store written with a row per key (before segments), states by v8.serialize itself, is migrated and resumes", async () => {
     const dir = tmp()
     await initDbDir(dir, 1)
     const config = new RecoveryConfig(dir)
     await withStore(config, (store) => commit(store, 1, [put("f.s", "new", 1)]))
+    // Turn the file back into the layout of schema version 2, with rows of epochs 1 and 2.
     const db = new Database(path.join(dir, "part-0.sqlite3"))
-    const insert = db.prepare("INSERT INTO snaps (step_id, state_key, snap_epoch, ser_change) VALUES ('f.s', ?, 1, ?)")
-    insert.run("number", v8.serialize(-0))
-    insert.run("string", v8.serialize("old"))
-    insert.run("object", v8.serialize({ m: new Map([["k", 1n]]) }))
+    db.exec(`DELETE FROM segs;
+      CREATE TABLE snaps (step_id TEXT NOT NULL, state_key TEXT NOT NULL, snap_epoch INTEGER NOT NULL, ser_change BLOB,
+        created_at TEXT DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (step_id, state_key, snap_epoch)) STRICT;
+      PRAGMA user_version = 2;`)
+    const insert = db.prepare("INSERT INTO snaps (step_id, state_key, snap_epoch, ser_change) VALUES ('f.s', ?, ?, ?)")
+    insert.run("number", 1, v8.serialize(-0))
+    insert.run("string", 1, v8.serialize("old"))
+    insert.run("string", 2, v8.serialize("newer"))
+    insert.run("gone", 1, v8.serialize(7))
+    insert.run("gone", 2, null)
+    insert.run("object", 1, v8.serialize({ m: new Map([["k", 1n]]) }))
+    insert.run("new", 1, serialize("f.s", "new", 1))
+    db.prepare("INSERT OR REPLACE INTO fronts (ex_num, worker_index, worker_frontier) VALUES (0, 0, 3)").run()
     db.close()
     await withStore(config, async (store) => {
+      expect(store.resume.epoch).toBe(3)
       const back = await load(store, "f.s")
       expect(Object.is(back.get("number"), -0)).toBe(true)
-      expect(back.get("string")).toBe("old")
+      expect(back.get("string")).toBe("newer")
+      expect(back.has("gone")).toBe(false)
       expect(back.get("object")).toEqual({ m: new Map([["k", 1n]]) })
       expect(back.get("new")).toBe(1)
     })
+    const check = new Database(path.join(dir, "part-0.sqlite3"), { readonly: true })
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE name = 'snaps'").get()).toBeUndefined()
+    check.close()
   })
 
   it("a partition restored from a backup too old for the others is refused", async () => {

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 import {
+  DISCARDED,
   type EpochCommit,
   type RecoveryConfigLike,
   type RecoveryContext,
@@ -37,8 +38,8 @@ interface ExecutionRecord {
  * 0 at epoch 1; otherwise the next execution number, at the oldest frontier
  * among the latest execution's workers (a worker's frontier being the larger
  * of what it last wrote and that execution's resume epoch). Loading gives
- * each key's newest state from before the resume epoch; a tombstone there
- * means no state. Snapshots an aborted execution wrote at or after the resume
+ * each key's newest state from before the resume epoch, and no older than the
+ * step's newest full snapshot before it; a tombstone there means no state. Snapshots an aborted execution wrote at or after the resume
  * epoch are dropped when the next one opens, since that epoch is replayed.
  *
  * States are deep-copied with `structuredClone` on commit and on load, so a
@@ -57,6 +58,8 @@ interface ExecutionRecord {
 export class InMemoryRecovery implements RecoveryConfigLike {
   /** stepId → key → rows, oldest epoch first. */
   private readonly snapshots = new Map<string, Map<string, Array<Row>>>()
+  /** stepId → epochs with a full snapshot of the step (everything older is superseded). */
+  private readonly fulls = new Map<string, Set<number>>()
   private readonly executions: Array<ExecutionRecord> = []
 
   open(context: RecoveryContext): Effect.Effect<RecoveryStore, WeirRecoveryError> {
@@ -123,9 +126,13 @@ export class InMemoryRecovery implements RecoveryConfigLike {
   /** Each key's newest state written before `epoch`, cloned; tombstoned keys left out. */
   private statesBefore(stepId: string, epoch: number): Map<string, unknown> {
     const out = new Map<string, unknown>()
+    let since = -Infinity
+    for (const f of this.fulls.get(stepId) ?? []) if (f < epoch && f > since) since = f
     for (const [key, rows] of this.snapshots.get(stepId) ?? []) {
       let newest: Row | undefined
-      for (const row of rows) if (row.epoch < epoch && (newest === undefined || row.epoch >= newest.epoch)) newest = row
+      for (const row of rows) {
+        if (row.epoch < epoch && row.epoch >= since && (newest === undefined || row.epoch >= newest.epoch)) newest = row
+      }
       if (newest !== undefined && !newest.discard) out.set(key, structuredClone(newest.state))
     }
     return out
@@ -133,27 +140,42 @@ export class InMemoryRecovery implements RecoveryConfigLike {
 
   private write(commit: EpochCommit): void {
     // Clone everything first, so a state that can't be cloned writes nothing.
-    const rows: Array<Row> = []
-    for (const e of commit.entries) {
-      rows.push({ epoch: commit.epoch, discard: e.discard, state: e.discard ? undefined : cloneState(e.stepId, e.key, e.state) })
-    }
-    for (let i = 0; i < rows.length; i++) {
-      const { stepId, key } = commit.entries[i]!
-      let byKey = this.snapshots.get(stepId)
-      if (byKey === undefined) this.snapshots.set(stepId, (byKey = new Map()))
-      const kept = byKey.get(key)
-      if (kept === undefined) {
-        byKey.set(key, [rows[i]!])
-        continue
+    const rows: Array<Array<Row>> = []
+    for (const step of commit.steps) {
+      const cloned: Array<Row> = []
+      for (let i = 0; i < step.keys.length; i++) {
+        const state = step.states[i]
+        const discard = state === DISCARDED
+        cloned.push({ epoch: commit.epoch, discard, state: discard ? undefined : cloneState(step.stepId, step.keys[i]!, state) })
       }
-      const same = kept.findIndex((r) => r.epoch === commit.epoch)
-      if (same >= 0) kept[same] = rows[i]!
-      else kept.push(rows[i]!)
+      rows.push(cloned)
     }
+    commit.steps.forEach((step, s) => {
+      if (step.full) {
+        let epochs = this.fulls.get(step.stepId)
+        if (epochs === undefined) this.fulls.set(step.stepId, (epochs = new Set()))
+        epochs.add(commit.epoch)
+      }
+      let byKey = this.snapshots.get(step.stepId)
+      if (byKey === undefined) this.snapshots.set(step.stepId, (byKey = new Map()))
+      for (let i = 0; i < step.keys.length; i++) {
+        const key = step.keys[i]!
+        const row = rows[s]![i]!
+        const kept = byKey.get(key)
+        if (kept === undefined) {
+          byKey.set(key, [row])
+          continue
+        }
+        const same = kept.findIndex((r) => r.epoch === commit.epoch)
+        if (same >= 0) kept[same] = row
+        else kept.push(row)
+      }
+    })
   }
 
   /** Forget snapshots of epochs the next execution replays. */
   private dropFrom(epoch: number): void {
+    for (const epochs of this.fulls.values()) for (const f of epochs) if (f >= epoch) epochs.delete(f)
     for (const byKey of this.snapshots.values()) {
       for (const [key, rows] of byKey) {
         const kept = rows.filter((r) => r.epoch < epoch)

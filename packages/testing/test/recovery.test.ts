@@ -1,5 +1,5 @@
 /** InMemoryRecovery: the resume calculation (reference §7.4), state loading, and isolation by cloning. */
-import { type EpochCommit, type RecoveryStore, type SnapshotEntry, WeirRecoveryError } from "@weir/core"
+import { DISCARDED, type RecoveryStore, type StepSnapshots, WeirRecoveryError } from "@weir/core"
 import { Cause, Duration, Effect, Exit } from "effect"
 import { describe, expect, it } from "vitest"
 import { InMemoryRecovery } from "../src/index.js"
@@ -7,13 +7,35 @@ import { InMemoryRecovery } from "../src/index.js"
 const open = (recovery: InMemoryRecovery, workerCount = 1): Promise<RecoveryStore> =>
   Effect.runPromise(Effect.scoped(recovery.open({ flowId: "test_df", workerCount, epochInterval: Duration.zero })))
 
-const commit = (store: RecoveryStore, c: Omit<EpochCommit, "frontier"> & { frontier?: number }) =>
-  Effect.runPromise(store.commit({ ...c, frontier: c.frontier ?? c.epoch + 1 }))
+/** One key's snapshot, for writing commits tersely. */
+interface Entry {
+  readonly stepId: string
+  readonly key: string
+  readonly state: unknown
+}
+
+/** The entries, grouped by step into changed-keys snapshots (`full` for the steps named). */
+const stepsOf = (entries: ReadonlyArray<Entry>, full: ReadonlyArray<string> = []): Array<StepSnapshots> => {
+  const by = new Map<string, { stepId: string; full: boolean; keys: Array<string>; states: Array<unknown> }>()
+  for (const stepId of full) by.set(stepId, { stepId, full: true, keys: [], states: [] })
+  for (const e of entries) {
+    let s = by.get(e.stepId)
+    if (s === undefined) by.set(e.stepId, (s = { stepId: e.stepId, full: false, keys: [], states: [] }))
+    s.keys.push(e.key)
+    s.states.push(e.state)
+  }
+  return [...by.values()]
+}
+
+const commit = (
+  store: RecoveryStore,
+  c: { worker: number; epoch: number; frontier?: number; entries: ReadonlyArray<Entry>; full?: ReadonlyArray<string> }
+) => Effect.runPromise(store.commit({ worker: c.worker, epoch: c.epoch, frontier: c.frontier ?? c.epoch + 1, steps: stepsOf(c.entries, c.full) }))
 
 const load = async (store: RecoveryStore, stepId: string) => new Map(await Effect.runPromise(store.loadStates(stepId)))
 
-const state = (key: string, value: unknown, stepId = "test_df.s"): SnapshotEntry => ({ stepId, key, discard: false, state: value })
-const tombstone = (key: string, stepId = "test_df.s"): SnapshotEntry => ({ stepId, key, discard: true, state: undefined })
+const state = (key: string, value: unknown, stepId = "test_df.s"): Entry => ({ stepId, key, state: value })
+const tombstone = (key: string, stepId = "test_df.s"): Entry => ({ stepId, key, state: DISCARDED })
 
 describe("InMemoryRecovery resume point", () => {
   it("a fresh store starts execution 0 at epoch 1", async () => {
@@ -54,6 +76,19 @@ describe("InMemoryRecovery resume point", () => {
 })
 
 describe("InMemoryRecovery states", () => {
+  it("a full snapshot of a step supersedes everything older of it: keys it leaves out are gone", async () => {
+    const recovery = new InMemoryRecovery()
+    const store = await open(recovery, 2)
+    await commit(store, { worker: 0, epoch: 1, entries: [state("a", 1), state("b", 1)] })
+    await commit(store, { worker: 1, epoch: 1, entries: [state("c", 1)] })
+    // Epoch 2: both workers write the step in full; worker 1 holds no key of it any more.
+    await commit(store, { worker: 0, epoch: 2, entries: [state("a", 2)], full: ["test_df.s"] })
+    await commit(store, { worker: 1, epoch: 2, entries: [], full: ["test_df.s"] })
+    await commit(store, { worker: 0, epoch: 3, entries: [state("d", 3)] })
+    await commit(store, { worker: 1, epoch: 3, entries: [] })
+    expect(await recovery.statesOf("test_df.s")).toEqual(new Map([["a", 2], ["d", 3]]))
+  })
+
   it("loads each key's newest state from before the resume epoch; a tombstone removes the key", async () => {
     const recovery = new InMemoryRecovery()
     const store = await open(recovery)
@@ -106,7 +141,7 @@ describe("InMemoryRecovery states", () => {
       worker: 0,
       epoch: 1,
       frontier: 2,
-      entries: [state("ok", 1), state("a", () => 1)]
+      steps: stepsOf([state("ok", 1), state("a", () => 1)])
     }))
     expect(exit._tag).toBe("Failure")
     const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined

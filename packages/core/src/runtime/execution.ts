@@ -21,7 +21,7 @@ import { isAsync, stepError, toEffect } from "./async.js"
 import { FusedStep, fusableChains } from "./fusion.js"
 import { nowMillis, setActiveClock, type WeirClock } from "./clock.js"
 import type { Plan, PlannedStep } from "./plan.js"
-import type { RecoveryStore, SnapshotEntry } from "./recovery.js"
+import type { RecoveryStore, StepSnapshots } from "./recovery.js"
 import { DynamicOutputStep, naturalCompare, PartitionedOutputStep, PendingWrites, SerialWriter, SinkPartitionSlot } from "./sinks.js"
 import { findUncloneable } from "./snapshotCheck.js"
 import { InputPartition } from "./sources.js"
@@ -86,6 +86,8 @@ export class Execution {
   private lastTurnBusy = false
   private wakeUp: (() => void) | undefined = undefined
   private spreadCounter = 0
+  /** Per stateful step id: snapshots stored since its last full one (see `takesFull`). */
+  private readonly loggedSinceFull = new Map<string, number>()
 
   private constructor(private readonly plan: Plan, private readonly config: ExecutionConfig) {
     this.epoch = config.store?.resume.epoch ?? 1
@@ -338,6 +340,7 @@ export class Execution {
       for (const step of ex.plan.steps) {
         if (step.kernel.kind !== "statefulBatch") continue
         const states = yield* ex.loadStates(step.stepId)
+        ex.loggedSinceFull.set(step.stepId, states.size)
         const n = ex.workers.length
         yield* Effect.try({
           try: () => {
@@ -494,41 +497,88 @@ export class Execution {
     const store = this.config.store!
     return Effect.gen(function*() {
       const prev = setActiveClock(ex.config.clock)
-      let perWorker: Array<Array<SnapshotEntry>>
+      let perWorker: Array<Array<StepSnapshots>>
       try {
         perWorker = yield* Effect.try({ try: () => ex.snapshots(), catch: asRuntimeError })
       } finally {
         setActiveClock(prev)
       }
       for (let w = 0; w < perWorker.length; w++) {
-        yield* store.commit({ worker: w, epoch, frontier: epoch + 1, entries: perWorker[w]! })
+        yield* store.commit({ worker: w, epoch, frontier: epoch + 1, steps: perWorker[w]! })
       }
     })
   }
 
-  private snapshots(): Array<Array<SnapshotEntry>> {
+  /**
+   * Whether stateful step `index` writes a full snapshot at this epoch close:
+   * once the snapshots stored since its last full one would reach twice the
+   * keys it holds. The store then drops everything older of the step, so it
+   * keeps at most about twice the live state, and each key is written at most
+   * about twice per change: the cost of a commit follows the keys that
+   * changed, never the history. Decided for all workers of the step at once.
+   */
+  private takesFull(index: number, stepId: string): boolean | undefined {
+    let changed = 0
+    let live = 0
+    for (const w of this.workers) {
+      const step = w.steps[index] as StatefulStep
+      changed += step.changedCount
+      live += step.liveCount
+    }
+    if (changed === 0) return undefined
+    const logged = (this.loggedSinceFull.get(stepId) ?? 0) + changed
+    const full = logged >= 2 * live
+    this.loggedSinceFull.set(stepId, full ? live : logged)
+    return full
+  }
+
+  private snapshots(): Array<Array<StepSnapshots>> {
     const n = this.workers.length
-    const perWorker: Array<Array<SnapshotEntry>> = this.workers.map(() => [])
+    const perWorker: Array<Array<StepSnapshots>> = this.workers.map(() => [])
+    const add = (worker: number, stepId: string, full: boolean): StepSnapshots => {
+      const snaps = { stepId, full, keys: [] as Array<string>, states: [] as Array<unknown> }
+      perWorker[worker]!.push(snaps)
+      return snaps
+    }
+    // Partitioned sources and sinks have few keys (their partitions): when one moved, all are written, in full.
+    const movedSources = new Set<string>()
+    for (const p of this.partitions) if (p.fixed && p.touched) movedSources.add(p.stepId)
+    const sourceSnaps = new Map<string, StepSnapshots>()
     for (const p of this.partitions) {
-      if (!p.fixed || !p.touched) continue
+      if (!p.fixed || !movedSources.has(p.stepId)) continue
       p.touched = false
       const state = p.snapshot()
       checkSnapshot(p.stepId, `partition '${p.name}'`, state)
-      perWorker[p.worker]!.push({ stepId: p.stepId, key: p.name, discard: false, state })
+      const at = `${p.worker}\u0000${p.stepId}`
+      let snaps = sourceSnaps.get(at)
+      if (snaps === undefined) sourceSnaps.set(at, (snaps = add(p.worker, p.stepId, true)))
+      ;(snaps.keys as Array<string>).push(p.name)
+      ;(snaps.states as Array<unknown>).push(state)
     }
-    for (const w of this.workers) {
-      for (const step of w.steps) {
-        if (!(step instanceof StatefulStep)) continue
-        for (const [key, state, discard] of step.takeSnapshots()) {
-          if (!discard && typeof state === "object" && state !== null) checkSnapshot(step.stepId, `key '${key}'`, state)
-          perWorker[w.workerIndex]!.push({ stepId: step.stepId, key, discard, state })
+    for (const planned of this.plan.steps) {
+      if (planned.kernel.kind !== "statefulBatch") continue
+      const full = this.takesFull(planned.index, planned.stepId)
+      if (full === undefined) continue
+      for (const w of this.workers) {
+        const step = w.steps[planned.index] as StatefulStep
+        if (!full && step.changedCount === 0) continue
+        const snaps = add(w.workerIndex, planned.stepId, full)
+        const keys = snaps.keys as Array<string>
+        const states = snaps.states as Array<unknown>
+        step.takeSnapshots(full, keys, states)
+        for (let i = 0; i < states.length; i++) {
+          const state = states[i]
+          if (typeof state === "object" && state !== null) checkSnapshot(planned.stepId, `key '${keys[i]}'`, state)
         }
+        if (keys.length === 0 && !full) perWorker[w.workerIndex]!.pop()
       }
     }
     for (const sink of this.sinkSteps) {
+      if (!sink.slots.some((slot) => slot.written)) continue
+      const bySlotWorker = new Map<number, StepSnapshots>()
       sink.slots.forEach((slot, i) => {
-        if (!slot.written || slot.part === undefined) return
         slot.written = false
+        if (slot.part === undefined) return
         let state: unknown
         try {
           state = slot.part.snapshot()
@@ -536,7 +586,11 @@ export class Execution {
           throw stepError("StatefulSinkPartition.snapshot", sink.stepId, e, ` for partition '${slot.name}'`)
         }
         checkSnapshot(sink.stepId, `partition '${slot.name}'`, state)
-        perWorker[i % n]!.push({ stepId: sink.stepId, key: slot.name, discard: false, state })
+        const worker = i % n
+        let snaps = bySlotWorker.get(worker)
+        if (snaps === undefined) bySlotWorker.set(worker, (snaps = add(worker, sink.stepId, true)))
+        ;(snaps.keys as Array<string>).push(slot.name)
+        ;(snaps.states as Array<unknown>).push(state)
       })
     }
     return perWorker

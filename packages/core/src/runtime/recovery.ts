@@ -18,13 +18,34 @@ import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { WeirRecoveryError } from "../errors.js"
 
-/** One snapshot row: a state, or a tombstone (`state` undefined and `discard` true). */
-export interface SnapshotEntry {
+/**
+ * Stands in `StepSnapshots.states` for a key whose state was discarded in the
+ * epoch (a tombstone). States themselves are never symbols.
+ *
+ * @since 0.2.0
+ */
+export const DISCARDED: unique symbol = Symbol.for("@weir/core/DISCARDED")
+
+/**
+ * What one step (a stateful step, or a partitioned source or sink, whose keys
+ * are its partition names) snapshots on one worker when an epoch closes, as
+ * two parallel arrays: no object per key.
+ *
+ * @since 0.2.0
+ */
+export interface StepSnapshots {
   readonly stepId: string
-  readonly key: string
-  /** `true` when the key's state was discarded in this epoch. */
-  readonly discard: boolean
-  readonly state: unknown
+  /**
+   * `false`: the keys that changed in the epoch. `true`: every key the step
+   * holds on this worker, so a key not listed has no state; once the epoch is
+   * committed by every worker, every older snapshot of the step is
+   * superseded. At a given epoch every worker gives the same `full` for a
+   * step (a worker holding no key of a step gives nothing).
+   */
+  readonly full: boolean
+  readonly keys: ReadonlyArray<string>
+  /** `states[i]` is the state of `keys[i]`, or {@link DISCARDED}. */
+  readonly states: ReadonlyArray<unknown>
 }
 
 /** What one worker commits when an epoch closes. */
@@ -35,7 +56,8 @@ export interface EpochCommit {
   readonly epoch: number
   /** The worker's frontier after it: the oldest epoch still in progress (`epoch + 1`). */
   readonly frontier: number
-  readonly entries: ReadonlyArray<SnapshotEntry>
+  /** Per step, what changed (or everything, see {@link StepSnapshots.full}). */
+  readonly steps: ReadonlyArray<StepSnapshots>
 }
 
 /** Where an execution starts. */
@@ -54,7 +76,8 @@ export interface RecoveryStore {
   /**
    * Write one worker's commit durably: its snapshots, then its frontier. The
    * epoch counts as closed only when this succeeds. Superseded snapshots may be
-   * collected once every worker's frontier has passed them.
+   * collected once every worker's frontier has passed them (a full snapshot of
+   * a step supersedes everything older of that step).
    */
   commit(commit: EpochCommit): Effect.Effect<void, WeirRecoveryError>
 }

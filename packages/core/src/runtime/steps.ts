@@ -5,6 +5,7 @@
  */
 import type { StatefulBatchLogic } from "../StatefulLogic.js"
 import { stepError, toArray, wrongType } from "./async.js"
+import { DISCARDED } from "./recovery.js"
 import type { TimerHeap, TimerTarget } from "./timers.js"
 
 /** Pushes a batch to every consumer of one output stream. */
@@ -261,27 +262,47 @@ export class StatefulStep implements RuntimeStep {
     if (out.length > 0) this.emit(out)
   }
 
-  /** Snapshot every key changed since the last call: `[key, state, discarded]`. */
-  takeSnapshots(): Array<readonly [string, unknown, boolean]> {
+  /** Keys changed since the last snapshot (a key discarded and rebuilt counts twice). */
+  get changedCount(): number {
+    return this.dirty.length
+  }
+
+  /** Keys holding state now. */
+  get liveCount(): number {
+    return this.states.size
+  }
+
+  /**
+   * Append to `keys`/`states` the snapshot of every key changed since the
+   * last call (a discarded key as {@link DISCARDED}), or with `full` of every
+   * key holding state; either way the changes are then taken.
+   */
+  takeSnapshots(full: boolean, keys: Array<string>, states: Array<unknown>): void {
     const dirty = this.dirty
-    // The common case: each key once. A key with a dead and a live entry keeps the live one.
-    const seen = new Map<string, number>()
-    const out: Array<readonly [string, unknown, boolean]> = []
+    for (let i = 0; i < dirty.length; i++) dirty[i]!.dirty = false
+    if (full) {
+      for (const st of this.states.values()) {
+        if (st.logic === undefined) continue
+        keys.push(st.key)
+        states.push(this.call(st, "snapshot"))
+      }
+      dirty.length = 0
+      return
+    }
     for (let i = 0; i < dirty.length; i++) {
       const st = dirty[i]!
-      st.dirty = false
       const key = st.key
-      const live = st.logic !== undefined && this.states.get(key) === st
-      const at = seen.get(key)
-      if (at !== undefined) {
-        if (live) out[at] = [key, this.call(st, "snapshot"), false]
-        continue
+      const now = this.states.get(key)
+      if (now === st && st.logic !== undefined) {
+        keys.push(key)
+        states.push(this.call(st, "snapshot"))
+      } else if (now === undefined || now.logic === undefined) {
+        // Discarded, and not rebuilt since (a rebuilt key is written by its live entry).
+        keys.push(key)
+        states.push(DISCARDED)
       }
-      seen.set(key, out.length)
-      out.push(live ? [key, this.call(st, "snapshot"), false] : [key, undefined, true])
     }
     dirty.length = 0
-    return out
   }
 
   private call(st: KeyState, method: LogicCall, arg?: Array<unknown>): unknown {
