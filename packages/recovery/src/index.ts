@@ -18,4 +18,4 @@ export {
 } from "./errors.js"
 export { defaultSchemaFor, initPostgres, PostgresRecoveryConfig, type PostgresRecoveryOptions } from "./postgres.js"
 export { initDbDir, RecoveryConfig, type RecoveryOptions } from "./sqlite.js"
-export { commitLag } from "./store.js"
+export { type CollectStats, commitLag, type CommitStats, type StoreObserver } from "./store.js"

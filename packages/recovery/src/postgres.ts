@@ -16,7 +16,7 @@ import { describeHolder, type LeaseHolder } from "./lease.js"
 import type { RecoveryMeta } from "./resume.js"
 import { backupIntervalOf, type RecoveryOptions } from "./sqlite.js"
 import { encodeRaw, type StoredSegment } from "./segments.js"
-import { type BackendCommit, openStore, type RecoveryBackend } from "./store.js"
+import { type BackendCommit, openStore, type RecoveryBackend, type StoreObserver } from "./store.js"
 
 /** PostgreSQL truncates longer identifiers (NAMEDATALEN - 1), so two long names could meet in one schema. */
 const MAX_IDENTIFIER_BYTES = 63
@@ -422,6 +422,8 @@ const UNIQUE_VIOLATION = "23505"
 
 class PostgresBackend implements RecoveryBackend {
   readonly where: string
+  /** A commit is mostly a round trip to the server: the next epoch runs meanwhile. */
+  readonly pipelined = true
   /** The session holds the store's lease. */
   private leased = false
 
@@ -678,8 +680,10 @@ export class PostgresRecoveryConfig implements RecoveryConfigLike {
   readonly idleTimeout: Duration.Duration
   /** The silence before the first keepalive probe, or `false` for no keepalive. */
   readonly keepAlive: Duration.Duration | false
+  private readonly observe: StoreObserver | undefined
   constructor(readonly connectionString: string, options: PostgresRecoveryOptions = {}) {
     this.backupInterval = backupIntervalOf(options)
+    this.observe = options.observe
     this.schema = options.schema
     if (this.schema !== undefined) ident(this.schema)
     const limits = connectionLimitsOf(options)
@@ -700,6 +704,6 @@ export class PostgresRecoveryConfig implements RecoveryConfigLike {
             : new RecoveryStoreError(`can't open the PostgreSQL recovery store: ${String(e)}`, { cause: e })
       }),
       (backend) => Effect.promise(() => backend.close())
-    ).pipe(Effect.flatMap((backend) => openStore(backend, context, this.backupInterval)))
+    ).pipe(Effect.flatMap((backend) => openStore(backend, context, this.backupInterval, this.observe)))
   }
 }

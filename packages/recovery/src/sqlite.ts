@@ -19,7 +19,7 @@ import { RecoveryStoreError, StoreAlreadyInitializedError } from "./errors.js"
 import { acquireEmbeddedLease, LOCK_FILE } from "./lease.js"
 import type { RecoveryMeta } from "./resume.js"
 import { encodeRaw, type Segment, type StoredSegment } from "./segments.js"
-import { type BackendCommit, openStore, type RecoveryBackend } from "./store.js"
+import { type BackendCommit, openStore, type RecoveryBackend, type StoreObserver } from "./store.js"
 
 /**
  * 2: the `meta` table (the store's id, the flow it is bound to).
@@ -274,6 +274,8 @@ class Partition {
 
 class SqliteBackend implements RecoveryBackend {
   readonly where: string
+  /** Its writes are synchronous work on this thread: nothing to overlap. */
+  readonly pipelined = false
   private readonly dbs: Array<Database.Database> = []
   /** The partitions by index (filled by `readMeta`). */
   private readonly parts: Array<Partition> = []
@@ -407,6 +409,18 @@ export interface RecoveryOptions {
    * point. Default 0: keep only the newest.
    */
   readonly backupInterval?: Duration.Input | undefined
+  /**
+   * Told of every epoch commit and garbage collection, with their sizes and
+   * timings (see {@link StoreObserver}).
+   *
+   * @example
+   * ```ts
+   * new RecoveryConfig("recovery", {
+   *   observe: { committed: (s) => console.error(`epoch ${s.epoch}: ${s.entries} keys in ${s.writeMs.toFixed(1)} ms`) }
+   * })
+   * ```
+   */
+  readonly observe?: StoreObserver | undefined
 }
 
 const backupIntervalOf = (options: RecoveryOptions): Duration.Duration => {
@@ -433,8 +447,10 @@ const backupIntervalOf = (options: RecoveryOptions): Duration.Duration => {
  */
 export class RecoveryConfig implements RecoveryConfigLike {
   readonly backupInterval: Duration.Duration
+  private readonly observe: StoreObserver | undefined
   constructor(readonly dbDir: string, options: RecoveryOptions = {}) {
     this.backupInterval = backupIntervalOf(options)
+    this.observe = options.observe
   }
 
   open(context: RecoveryContext) {
@@ -463,7 +479,7 @@ export class RecoveryConfig implements RecoveryConfigLike {
       (backend) => Effect.promise(() => backend.close())
     )
     // The lease is taken first and let go last, after the partitions are closed.
-    return Effect.flatMap(lease, () => Effect.flatMap(backend, (b) => openStore(b, context, this.backupInterval)))
+    return Effect.flatMap(lease, () => Effect.flatMap(backend, (b) => openStore(b, context, this.backupInterval, this.observe)))
   }
 }
 

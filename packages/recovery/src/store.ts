@@ -30,6 +30,8 @@ export interface BackendCommit {
 export interface RecoveryBackend {
   /** Where the data lives, for error messages. */
   readonly where: string
+  /** Commits wait on a server: let the runtime overlap them with the next epoch (see `RecoveryStore.pipelined`). */
+  readonly pipelined: boolean
   readMeta(): Promise<RecoveryMeta>
   /**
    * Record the execution, and drop snapshots at or after its resume epoch.
@@ -57,6 +59,35 @@ export interface RecoveryBackend {
    */
   collect(upTo: number): Promise<void>
   close(): Promise<void>
+}
+
+/** What a store reports of one epoch commit, to a {@link StoreObserver}. */
+export interface CommitStats {
+  readonly epoch: number
+  readonly worker: number
+  /** Snapshot entries (keys) written, and the bytes of their segments. */
+  readonly entries: number
+  readonly bytes: number
+  /** Serializing the states into segments, on the worker's thread. */
+  readonly encodeMs: number
+  /** Writing the segments and the frontier, until the store confirmed them durable. */
+  readonly writeMs: number
+}
+
+/** What a store reports of one garbage collection, to a {@link StoreObserver}. */
+export interface CollectStats {
+  /** Collected up to this epoch. */
+  readonly upTo: number
+  readonly ms: number
+}
+
+/**
+ * Called by a store after each commit and each garbage collection (for
+ * logs, metrics or benchmarks). Keep it cheap: it runs on the worker's thread.
+ */
+export interface StoreObserver {
+  readonly committed?: ((stats: CommitStats) => void) | undefined
+  readonly collected?: ((stats: CollectStats) => void) | undefined
 }
 
 /** The commit lag in epochs: how long superseded snapshots are kept for backups. */
@@ -88,7 +119,7 @@ class Collector {
   private running: Promise<void> | undefined = undefined
   private failure: Error | undefined = undefined
 
-  constructor(private readonly backend: RecoveryBackend) {}
+  constructor(private readonly backend: RecoveryBackend, private readonly observer: StoreObserver | undefined) {}
 
   request(upTo: number): void {
     if (upTo <= this.requested) return
@@ -101,8 +132,10 @@ class Collector {
     try {
       while (done < this.requested) {
         const upTo = this.requested
+        const started = performance.now()
         try {
           await this.backend.collect(upTo)
+          this.observer?.collected?.({ upTo, ms: performance.now() - started })
         } catch (e) {
           this.failure = new Error(
             `collecting the snapshots superseded by epoch ${upTo} failed: ${e instanceof Error ? e.message : String(e)}`,
@@ -138,7 +171,8 @@ class Collector {
 export const openStore = (
   backend: RecoveryBackend,
   context: RecoveryContext,
-  backupInterval: Duration.Duration
+  backupInterval: Duration.Duration,
+  observer?: StoreObserver | undefined
 ): Effect.Effect<RecoveryStore, WeirRecoveryError, Scope.Scope> =>
   Effect.gen(function*() {
     const attempt = <A>(what: string, f: () => Promise<A>) =>
@@ -162,12 +196,13 @@ export const openStore = (
     yield* attempt("recording the execution", () =>
       backend.writeExecution(resume.execution, context.workerCount, resume.epoch, context.flowId))
     const lag = commitLag(backupInterval, context.epochInterval)
-    const collector = new Collector(backend)
+    const collector = new Collector(backend, observer)
     const writer = new SegmentWriter()
     // A failure of this last collection is left for the next run's collections to redo.
     yield* Effect.addFinalizer(() => Effect.promise(() => collector.drain()))
     const store: RecoveryStore = {
       resume,
+      pipelined: backend.pipelined,
       loadStates: (stepId) =>
         attempt(`loading states of step '${stepId}'`, async () => {
           const segments = await backend.loadSegments(stepId, resume.epoch)
@@ -177,8 +212,10 @@ export const openStore = (
         attempt(`committing epoch ${commit.epoch}`, async () => {
           collector.rethrow()
           // Serialize before the backend opens its transaction.
+          const started = performance.now()
           const segments: Array<Segment> = []
           for (const step of commit.steps) for (const s of encodeSegments(step, writer)) segments.push(s)
+          const encoded = performance.now()
           const minFrontier = await backend.commit({
             ex: resume.execution,
             worker: commit.worker,
@@ -188,6 +225,16 @@ export const openStore = (
             workerCount: context.workerCount,
             resumeEpoch: resume.epoch
           })
+          if (observer?.committed !== undefined) {
+            let entries = 0
+            let bytes = 0
+            for (const s of segments) {
+              entries += s.count
+              bytes += s.data.length
+            }
+            const writeMs = performance.now() - encoded
+            observer.committed({ epoch: commit.epoch, worker: commit.worker, entries, bytes, encodeMs: encoded - started, writeMs })
+          }
           // Collect only what every worker has moved past, keeping `lag` epochs for backups.
           const upTo = minFrontier - 1 - lag
           if (upTo >= 1) collector.request(upTo)

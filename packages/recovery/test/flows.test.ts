@@ -609,8 +609,11 @@ describe("PostgreSQL store: the connection drops mid-run", () => {
       new RegExp(`^recovery store PostgreSQL at 127\\.0\\.0\\.1:\\d+/${databaseOf(dbUrl())} schema '${schema}': committing epoch \\d+ failed: `)
     )
     // Items 0..14 were committed, one epoch each; item 15 was processed, but its epoch's commit failed.
-    expect(first.seen).toEqual(expected.seen.slice(0, KILL_BEFORE + 1))
-    expect(first.sums).toEqual(expected.sums.slice(0, KILL_BEFORE + 1))
+    // Commits to PostgreSQL overlap the next epoch, so item 16 may have been processed before the failure showed.
+    const processed = first.seen.length
+    expect([KILL_BEFORE + 1, KILL_BEFORE + 2]).toContain(processed)
+    expect(first.seen).toEqual(expected.seen.slice(0, processed))
+    expect(first.sums).toEqual(expected.sums.slice(0, processed))
 
     const second = slowFlow(async () => {}, lines)
     await runMain(second.flow, { epochInterval: 0, recovery: config })

@@ -1,12 +1,15 @@
 /**
- * Recovery cost: the keyed running sum over 100,000 keys with 1-second epochs,
- * without recovery, with the embedded store and with PostgreSQL (when
- * WEIR_PG_URL is set, or scripts/postgres.sh can start one). Prints the
- * throughput ratio and the median epoch-commit time of each store.
+ * Recovery cost: a keyed running sum with 1-second epochs over 100,000 keys
+ * (`recovery`) and over 1,000,000 keys (`recovery-1m`, where nearly every key
+ * changes in every epoch), without recovery, with the embedded store and with
+ * PostgreSQL (when WEIR_PG_URL is set, or scripts/postgres.sh can start one).
+ * Prints the throughput ratios, and per store, from the last timed run: the
+ * time each epoch commit took on the worker (serializing, writing until
+ * durable) and each garbage collection, at the start and at the end of the
+ * run, and how long epochs really were.
  */
-import { Dataflow, op, type RecoveryConfigLike, type RecoveryStore, runMain } from "@weir/core"
-import { initDbDir, initPostgres, PostgresRecoveryConfig, RecoveryConfig } from "@weir/recovery"
-import { Effect } from "effect"
+import { Dataflow, op, type RecoveryConfigLike, runMain } from "@weir/core"
+import { type CollectStats, type CommitStats, initDbDir, initPostgres, PostgresRecoveryConfig, RecoveryConfig, type StoreObserver } from "@weir/recovery"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -14,27 +17,45 @@ import * as path from "node:path"
 import { BatchSource, batchesOf, CountSink } from "../data.js"
 import type { BenchCase, Variant } from "../harness.js"
 
-const KEYS = Array.from({ length: 100_000 }, (_, i) => `account-${i}`)
-const commitTimes = new Map<string, Array<number>>()
+/** One run's commits and collections, with when each commit ended. */
+interface RunLog {
+  readonly commits: Array<CommitStats & { readonly at: number }>
+  readonly collects: Array<CollectStats>
+}
 
-/** Wraps a store config to time every epoch commit. */
-const timed = (label: string, config: RecoveryConfigLike): RecoveryConfigLike => ({
-  open: (context) =>
-    Effect.map(config.open(context), (store): RecoveryStore => ({
-      resume: store.resume,
-      loadStates: (stepId) => store.loadStates(stepId),
-      commit: (commit) =>
-        Effect.suspend(() => {
-          const t = performance.now()
-          return Effect.tap(store.commit(commit), () =>
-            Effect.sync(() => {
-              const list = commitTimes.get(label) ?? []
-              list.push(performance.now() - t)
-              commitTimes.set(label, list)
-            }))
-        })
-    }))
-})
+/** The last run's log per case and store. */
+const logs = new Map<string, RunLog>()
+
+const observer = (label: string): StoreObserver => {
+  const log: RunLog = { commits: [], collects: [] }
+  logs.set(label, log)
+  return {
+    committed: (s) => log.commits.push({ ...s, at: performance.now() }),
+    collected: (s) => log.collects.push(s)
+  }
+}
+
+const ms = (xs: ReadonlyArray<number>): string => {
+  if (xs.length === 0) return "-"
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]!.toFixed(0)
+}
+
+/** "commit first 3 / last 3 (median ms)", collections alike, and the real epoch length. */
+const describe = (label: string, log: RunLog): string => {
+  const c = log.commits
+  const total = c.map((x) => x.encodeMs + x.writeMs)
+  const head = total.slice(0, 3)
+  const tail = total.slice(-3)
+  const gaps: Array<number> = []
+  for (let i = 1; i < c.length; i++) gaps.push(c[i]!.at - c[i - 1]!.at)
+  const keys = c.length > 0 ? Math.max(...c.map((x) => x.entries)) : 0
+  const mb = c.length > 0 ? Math.max(...c.map((x) => x.bytes)) / 1e6 : 0
+  return `${label}: ${c.length} commits (up to ${keys} keys, ${mb.toFixed(1)} MB); commit ms (serialize + write) ` +
+    `median of first 3 ${ms(head)}, of last 3 ${ms(tail)} (serialize ${ms(c.map((x) => x.encodeMs))}, write ${ms(c.map((x) => x.writeMs))}); ` +
+    `collect ms first 3 ${ms(log.collects.slice(0, 3).map((x) => x.ms))}, last 3 ${ms(log.collects.slice(-3).map((x) => x.ms))}; ` +
+    `real epoch median ${ms(gaps)} ms, longest ${gaps.length > 0 ? Math.max(...gaps).toFixed(0) : "-"} ms (setting 1000)`
+}
 
 const pgUrl = (): string | undefined => {
   if (process.env.WEIR_PG_URL) return process.env.WEIR_PG_URL
@@ -63,62 +84,67 @@ const dropSchema = (url: string, schema: string): void => {
 let pgSchemas = 0
 const pgCreated: Array<readonly [url: string, schema: string]> = []
 let pgMissing = false
-export const recovery: BenchCase = {
-  id: "recovery",
-  name: "recovery: keyed running sum over 100,000 keys, 1-second epochs",
-  unit: "item",
-  async variants({ items }) {
-    const batches = batchesOf(items, (i) => i)
-    const once = async (config: RecoveryConfigLike | undefined) => {
-      const flow = new Dataflow("bench")
-      const sink = new CountSink<readonly [string, number]>()
-      const keyed = op.keyOn("key", op.input("inp", flow, new BatchSource(batches)), (x: number) => KEYS[x % 100_000]!)
-      op.statefulMap("sum", keyed, (s: number | undefined, x: number) => {
-        const next = (s ?? 0) + x
-        return [next, next] as const
-      }).then(op.output, "out", sink)
-      await runMain(flow, config === undefined ? { epochInterval: "1 second" } : { epochInterval: "1 second", recovery: config })
-    }
-    const variants: Array<Variant> = [{ name: "no recovery", items, run: () => once(undefined) }]
-    variants.push({
-      name: "embedded store (SQLite)",
-      items,
-      run: async () => {
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weir-bench-"))
-        await initDbDir(dir, 1)
-        try {
-          await once(timed("embedded store (SQLite)", new RecoveryConfig(dir)))
-        } finally {
-          fs.rmSync(dir, { recursive: true, force: true })
-        }
+
+const recoveryCase = (id: string, keyCount: number): BenchCase => {
+  const keys = Array.from({ length: keyCount }, (_, i) => `account-${i}`)
+  return {
+    id,
+    name: `recovery: keyed running sum over ${keyCount.toLocaleString("en")} keys, 1-second epochs`,
+    unit: "item",
+    async variants({ items }) {
+      const batches = batchesOf(items, (i) => i)
+      const once = async (recovery: RecoveryConfigLike | undefined) => {
+        const flow = new Dataflow("bench")
+        const sink = new CountSink<readonly [string, number]>()
+        const keyed = op.keyOn("key", op.input("inp", flow, new BatchSource(batches)), (x: number) => keys[x % keyCount]!)
+        op.statefulMap("sum", keyed, (s: number | undefined, x: number) => {
+          const next = (s ?? 0) + x
+          return [next, next] as const
+        }).then(op.output, "out", sink)
+        await runMain(flow, recovery === undefined ? { epochInterval: "1 second" } : { epochInterval: "1 second", recovery })
       }
-    })
-    const url = pgUrl()
-    pgMissing = url === undefined
-    if (url !== undefined) {
+      const variants: Array<Variant> = [{ name: "no recovery", items, run: () => once(undefined) }]
       variants.push({
-        name: "PostgreSQL store",
+        name: "embedded store (SQLite)",
         items,
         run: async () => {
-          const schema = `bench_${process.pid}_${pgSchemas++}`
-          pgCreated.push([url, schema])
-          await initPostgres(url, 1, { schema })
-          await once(timed("PostgreSQL store", new PostgresRecoveryConfig(url, { schema })))
+          const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weir-bench-"))
+          await initDbDir(dir, 1)
+          try {
+            await once(new RecoveryConfig(dir, { observe: observer(`${id} SQLite`) }))
+          } finally {
+            fs.rmSync(dir, { recursive: true, force: true })
+          }
         }
       })
+      const url = pgUrl()
+      pgMissing = url === undefined
+      if (url !== undefined) {
+        variants.push({
+          name: "PostgreSQL store",
+          items,
+          run: async () => {
+            const schema = `bench_${process.pid}_${pgSchemas++}`
+            pgCreated.push([url, schema])
+            await initPostgres(url, 1, { schema })
+            await once(new PostgresRecoveryConfig(url, { schema, observe: observer(`${id} PostgreSQL`) }))
+          }
+        })
+      }
+      return variants
+    },
+    cleanup() {
+      for (const [url, schema] of pgCreated.splice(0)) dropSchema(url, schema)
+    },
+    notes() {
+      const lines: Array<string> = []
+      if (pgMissing) lines.push("PostgreSQL store: not run (WEIR_PG_URL unset and scripts/postgres.sh could not start one)")
+      for (const [label, log] of logs) if (label.startsWith(`${id} `)) lines.push(describe(label.slice(id.length + 1), log))
+      return lines
     }
-    return variants
-  },
-  cleanup() {
-    for (const [url, schema] of pgCreated.splice(0)) dropSchema(url, schema)
-  },
-  notes() {
-    const lines: Array<string> = []
-    if (pgMissing) lines.push("PostgreSQL store: not run (WEIR_PG_URL unset and scripts/postgres.sh could not start one)")
-    for (const [label, times] of commitTimes) {
-      const s = [...times].sort((a, b) => a - b)
-      lines.push(`median epoch commit, ${label}: ${s[Math.floor(s.length / 2)]!.toFixed(1)} ms over ${s.length} commits`)
-    }
-    return lines
   }
 }
+
+export const recovery = recoveryCase("recovery", 100_000)
+export const recovery1m = recoveryCase("recovery-1m", 1_000_000)
+export const cases = [recovery, recovery1m]

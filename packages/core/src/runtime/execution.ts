@@ -9,6 +9,7 @@
  * its interval has passed, and sleep until something is due when idle.
  */
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import { typeName } from "../Dataflow.js"
 import type { WeirRecoveryError } from "../errors.js"
@@ -86,6 +87,8 @@ export class Execution {
   private lastTurnBusy = false
   private wakeUp: (() => void) | undefined = undefined
   private spreadCounter = 0
+  /** The previous epoch's commit, while the store writes it (see `awaitCommit`). */
+  private inFlightCommit: Fiber.Fiber<void, WeirRecoveryError> | undefined = undefined
   /** Per stateful step id: snapshots stored since its last full one (see `takesFull`). */
   private readonly loggedSinceFull = new Map<string, number>()
 
@@ -436,7 +439,11 @@ export class Execution {
         } finally {
           setActiveClock(prev)
         }
-        if (turn === "abort") return
+        if (turn === "abort") {
+          // The commit already issued stands, as it would have had the abort come a moment later.
+          yield* ex.awaitCommit()
+          return
+        }
         if (ex.endedNow.length > 0) {
           yield* Effect.forEach(ex.endedNow.splice(0), (p) => ex.partitionClosers.get(p)!(), { discard: true })
         }
@@ -485,27 +492,66 @@ export class Execution {
     const ex = this
     return Effect.gen(function*() {
       yield* ex.drainWrites()
-      if (ex.dirty && ex.config.store !== undefined) yield* ex.commit(ex.epoch)
+      const store = ex.config.store
+      if (ex.dirty && store !== undefined) {
+        if (store.pipelined === true) {
+          yield* ex.awaitCommit()
+          // Snapshots now, at the epoch boundary; the store writes them while the next epoch runs.
+          const snapshots = yield* ex.takeSnapshots()
+          ex.inFlightCommit = yield* Effect.forkChild(ex.write(ex.epoch, snapshots))
+        } else {
+          yield* ex.commit(ex.epoch)
+        }
+      }
       ex.dirty = false
       ex.epoch++
       ex.epochStartedAt = ex.config.clock.now()
     })
   }
 
-  private commit(epoch: number): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> {
-    const ex = this
-    const store = this.config.store!
-    return Effect.gen(function*() {
-      const prev = setActiveClock(ex.config.clock)
-      let perWorker: Array<Array<StepSnapshots>>
+  /**
+   * Wait for the commit of the previous epoch, if it is still being written,
+   * and fail with its error if it failed. Epoch commits are pipelined: an
+   * epoch's snapshots are taken when it closes, and written while the next
+   * epoch runs; the next close (or the end) waits for the write first, so a
+   * commit never overtakes the one before it.
+   */
+  private awaitCommit(): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> {
+    const fiber = this.inFlightCommit
+    if (fiber === undefined) return Effect.void
+    this.inFlightCommit = undefined
+    return Fiber.join(fiber)
+  }
+
+  /** Snapshot, synchronously, everything that changed in the epoch. */
+  private takeSnapshots(): Effect.Effect<Array<Array<StepSnapshots>>, WeirRuntimeError> {
+    return Effect.suspend(() => {
+      const prev = setActiveClock(this.config.clock)
       try {
-        perWorker = yield* Effect.try({ try: () => ex.snapshots(), catch: asRuntimeError })
+        return Effect.try({ try: () => this.snapshots(), catch: asRuntimeError })
       } finally {
         setActiveClock(prev)
       }
+    })
+  }
+
+  /** Write each worker's snapshots of `epoch` to the store, in worker order. */
+  private write(epoch: number, perWorker: Array<Array<StepSnapshots>>): Effect.Effect<void, WeirRecoveryError> {
+    const store = this.config.store!
+    return Effect.gen(function*() {
       for (let w = 0; w < perWorker.length; w++) {
         yield* store.commit({ worker: w, epoch, frontier: epoch + 1, steps: perWorker[w]! })
       }
+    })
+  }
+
+  /** Snapshot and write `epoch`, waiting for the write (the last commit of a run). */
+  private commit(epoch: number): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> {
+    const ex = this
+    return Effect.gen(function*() {
+      yield* ex.awaitCommit()
+      const snapshots = yield* ex.takeSnapshots()
+      yield* ex.write(epoch, snapshots)
     })
   }
 

@@ -71,6 +71,15 @@ export interface ResumePoint {
 /** An opened store, for the workers of this process in one execution. */
 export interface RecoveryStore {
   readonly resume: ResumePoint
+  /**
+   * `true` when a commit's work is mostly waiting on I/O elsewhere (a
+   * database server): the runtime then writes an epoch's snapshots while the
+   * next epoch runs, waiting for that write before the next commit (or the
+   * end of the run), so a failed commit stops the run one epoch later.
+   * Leave it unset for a store whose commits are work on this thread (the
+   * embedded store): overlapping would gain nothing.
+   */
+  readonly pipelined?: boolean | undefined
   /** Every key's newest state for `stepId` before the resume epoch (discarded keys absent). */
   loadStates(stepId: string): Effect.Effect<ReadonlyArray<readonly [key: string, state: unknown]>, WeirRecoveryError>
   /**
