@@ -7,9 +7,10 @@
  * its older segments, which is how the log is kept to about twice the live
  * state (see the runtime's `takesFull`).
  *
- * Layout of a segment: a version byte, then per entry the key's UTF-8 length
- * (varint) and bytes, and the state's length plus one (varint; 0 for a
- * discarded key) and its bytes in V8's serialization format (serde.ts).
+ * Layout of a segment: a version byte, then per entry the key (its byte
+ * length times two, plus one for UTF-16, as a varint; then ASCII or UTF-16LE
+ * bytes), and the state's length plus one (varint; 0 for a discarded key) and
+ * its bytes in V8's serialization format (serde.ts).
  */
 import { DISCARDED, type StepSnapshots } from "@weir/core"
 import { deserialize, serializeInto } from "./serde.js"
@@ -64,20 +65,36 @@ export class SegmentWriter {
     this.at = at
   }
 
+  /**
+   * A key: its byte length times two (a varint), plus one when the bytes are
+   * UTF-16 (any key with a character past ASCII: lossless even for lone
+   * surrogates), then the bytes (ASCII, else UTF-16LE).
+   */
   key(key: string): void {
-    // One pass for ASCII keys (the common case): their UTF-8 length is their length.
-    const max = key.length * 3
-    this.ensure(5 + max)
-    if (max < 0x80) {
-      const at = this.at
-      const written = this.buf.write(key, at + 1, "utf8")
-      this.buf[at] = written
-      this.at = at + 1 + written
-      return
+    const n = key.length
+    const b = this.ensure(5 + n * 2)
+    if (n < 0x40) {
+      // Short ASCII keys (the common case) byte by byte: cheaper than a call into the encoder.
+      let at = this.at + 1
+      let i = 0
+      for (; i < n; i++) {
+        const c = key.charCodeAt(i)
+        if (c >= 0x80) break
+        b[at++] = c
+      }
+      if (i === n) {
+        b[this.at] = n << 1
+        this.at = at
+        return
+      }
     }
-    const bytes = Buffer.byteLength(key, "utf8")
-    this.varint(bytes)
-    this.at += this.buf.write(key, this.at, "utf8")
+    if (/^[\x00-\x7f]*$/.test(key)) {
+      this.varint(n * 2)
+      this.at += this.buf.write(key, this.at, "latin1")
+    } else {
+      this.varint(n * 4 + 1)
+      this.at += this.buf.write(key, this.at, "utf16le")
+    }
   }
 
   /** The bytes written so far, copied out (the writer may be reused). */
@@ -146,8 +163,9 @@ export const decodeSegment = (stepId: string, data: Buffer, f: (key: string, sta
   if (data[0] !== VERSION) throw new Error(`unknown snapshot segment version ${data[0]} in step '${stepId}'`)
   const pos = { at: 1 }
   while (pos.at < data.length) {
-    const keyLength = readVarint(data, pos)
-    const key = data.toString("utf8", pos.at, pos.at + keyLength)
+    const keyHeader = readVarint(data, pos)
+    const keyLength = Math.floor(keyHeader / 2)
+    const key = data.toString(keyHeader % 2 === 1 ? "utf16le" : "latin1", pos.at, pos.at + keyLength)
     pos.at += keyLength
     const stateLength = readVarint(data, pos)
     if (stateLength === 0) {

@@ -279,28 +279,38 @@ export class StatefulStep implements RuntimeStep {
    */
   takeSnapshots(full: boolean, keys: Array<string>, states: Array<unknown>): void {
     const dirty = this.dirty
-    for (let i = 0; i < dirty.length; i++) dirty[i]!.dirty = false
-    if (full) {
-      for (const st of this.states.values()) {
-        if (st.logic === undefined) continue
-        keys.push(st.key)
-        states.push(this.call(st, "snapshot"))
+    // Called once per key that changed, on every epoch close: a plain loop, `snapshot` called directly.
+    let st: KeyState | undefined
+    try {
+      if (full) {
+        for (let i = 0; i < dirty.length; i++) dirty[i]!.dirty = false
+        for (st of this.states.values()) {
+          const logic = st.logic
+          if (logic === undefined) continue
+          keys.push(st.key)
+          states.push(logic.snapshot())
+        }
+      } else {
+        for (let i = 0; i < dirty.length; i++) {
+          st = dirty[i]!
+          st.dirty = false
+          const logic = st.logic
+          if (logic !== undefined) {
+            // A live state is the key's state in the map (a discard drops both).
+            keys.push(st.key)
+            states.push(logic.snapshot())
+            continue
+          }
+          // Discarded, and not rebuilt since (a rebuilt key is written by its live entry).
+          const now = this.states.get(st.key)
+          if (now === undefined || now.logic === undefined) {
+            keys.push(st.key)
+            states.push(DISCARDED)
+          }
+        }
       }
-      dirty.length = 0
-      return
-    }
-    for (let i = 0; i < dirty.length; i++) {
-      const st = dirty[i]!
-      const key = st.key
-      const now = this.states.get(key)
-      if (now === st && st.logic !== undefined) {
-        keys.push(key)
-        states.push(this.call(st, "snapshot"))
-      } else if (now === undefined || now.logic === undefined) {
-        // Discarded, and not rebuilt since (a rebuilt key is written by its live entry).
-        keys.push(key)
-        states.push(DISCARDED)
-      }
+    } catch (e) {
+      throw stepError("StatefulBatchLogic.snapshot", this.stepId, e, ` for key '${st!.key}'`)
     }
     dirty.length = 0
   }
