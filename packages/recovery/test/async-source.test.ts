@@ -7,15 +7,7 @@
  * that take 3 ms to arrive, against both real stores, and the final state
  * must count every item exactly once.
  */
-import {
-  Dataflow,
-  FixedPartitionedSource,
-  EOF,
-  op,
-  type RecoveryConfigLike,
-  run,
-  type StatefulSourcePartition
-} from "@weir/core"
+import { Dataflow, op, type RecoveryConfigLike, run } from "@weir/core"
 import { TestingSink } from "@weir/testing"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
@@ -23,37 +15,15 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { initDbDir, initPostgres, PostgresRecoveryConfig, RecoveryConfig } from "../src/index.js"
+import { LaggingSource } from "./fixtures/lagging-flow.js"
 
 const ITEMS_PER_PART = 2_000
 const BATCH = 20
 const PARTS = ["p0", "p1"]
 
-/** Advances `next` when asked, delivers the items 3 ms later. */
-class LaggingSource extends FixedPartitionedSource<readonly [string, number], number> {
-  listParts(): Array<string> {
-    return PARTS
-  }
-  buildPart(_stepId: string, forPart: string, resume: number | undefined): StatefulSourcePartition<readonly [string, number], number> {
-    let next = resume ?? 0
-    const base = PARTS.indexOf(forPart) * ITEMS_PER_PART
-    return {
-      nextBatch: () => {
-        if (next >= ITEMS_PER_PART) return EOF
-        const from = next
-        next = Math.min(next + BATCH, ITEMS_PER_PART)
-        const to = next
-        return new Promise((resolve) => {
-          setTimeout(() => {
-            const batch: Array<readonly [string, number]> = []
-            for (let i = from; i < to; i++) batch.push([`k${(base + i) % 7}`, base + i] as const)
-            resolve(batch)
-          }, 3)
-        })
-      },
-      snapshot: () => next
-    }
-  }
-}
+/** Item `i`: one of 7 keys, its value `i`. */
+const item = (i: number) => [`k${i % 7}`, i] as const
+const source = () => new LaggingSource({ parts: PARTS, itemsPerPart: ITEMS_PER_PART, batch: BATCH, delayMs: 3, item })
 
 /** The expected final sum per key. */
 const expected = (): Map<string, number> => {
@@ -71,7 +41,7 @@ const runOnce = async (recovery: RecoveryConfigLike, sink: TestingSink<readonly 
   const flow = new Dataflow("lagging")
   const sums = op.statefulMap(
     "sum",
-    op.input("inp", flow, new LaggingSource()),
+    op.input("inp", flow, source()),
     (sum: number | undefined, x: number) => [(sum ?? 0) + x, (sum ?? 0) + x] as const
   )
   op.output("out", sums, sink)
