@@ -14,9 +14,11 @@ import * as path from "node:path"
 import pg from "pg"
 import { afterAll, describe, expect, it } from "vitest"
 import {
+  defaultSchemaFor,
   InconsistentPartitionsError,
   initDbDir,
   initPostgres,
+  NoPartitionsError,
   PostgresRecoveryConfig,
   RecoveryConfig,
   StoreAlreadyInitializedError,
@@ -215,6 +217,28 @@ describe.each([sqlite, postgres])("the $name store", (kind) => {
         await killed(child)
       }
     }, 30_000)
+  })
+})
+
+describe("PostgreSQL schemas", () => {
+  it("a flow's store defaults to a schema of its own, weir_<flow id>", async () => {
+    expect(defaultSchemaFor("orders-by-user")).toBe("weir_orders_by_user")
+    const flowId = `own_default_${process.pid}`
+    schemas.push(`weir_${flowId}`)
+    await initPostgres(pgUrl(), 1, { flowId })
+    const config = new PostgresRecoveryConfig(pgUrl())
+    expect(await runSum(flowId, config, [["k", 1]])).toEqual([["k", 1]])
+    // Another flow, same connection string: its own schema, which nobody initialised.
+    const e = await errorOf(runSum(`${flowId}_other`, config, [["k", 1]]))
+    expect(e).toBeInstanceOf(NoPartitionsError)
+    expect((e as Error).message).toContain(`schema 'weir_${flowId}_other'`)
+  })
+
+  it("names PostgreSQL would truncate (over 63 bytes) are refused, given or derived", async () => {
+    expect(() => new PostgresRecoveryConfig(pgUrl(), { schema: "s".repeat(64) })).toThrow(/64 bytes long, and PostgreSQL would truncate it to 63/)
+    await expect(initPostgres(pgUrl(), 1, { schema: "s".repeat(64) })).rejects.toThrow(/would truncate/)
+    const e = await errorOf(runSum("f".repeat(60), new PostgresRecoveryConfig(pgUrl()), [["k", 1]]))
+    expect((e as Error).message).toMatch(/longer than PostgreSQL's 63-byte limit on names: give the store a schema of your own/)
   })
 })
 
