@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL store: the same logical tables as the embedded store, in one
- * schema of a shared database, so workers on several hosts can share it.
- * Every epoch commit is one transaction.
+ * schema of a shared database (by default `weir_<flow id>`), so workers on
+ * several hosts can share it. Every epoch commit is one statement, hence one
+ * transaction; the store's lease is a session advisory lock on the schema.
  *
  * @since 0.1.0
  */

@@ -1,10 +1,12 @@
 /**
  * The embedded store: a directory of SQLite partition files
  * (`part-0.sqlite3` … `part-N.sqlite3`), created once by {@link initDbDir} or
- * `weir recovery init <dir> <count>`. Snapshots are spread over partitions by
- * a stable hash of `(step, key)`; every write is a WAL transaction with full
- * fsync. The layout follows Bytewax's (`parts`, `exs`, `fronts`, `commits`,
- * `snaps`).
+ * `weir recovery init <dir> <count>`. A worker's snapshot segments of a step
+ * (segments.ts) go to the partition a stable hash of `(step, worker)` picks;
+ * every write is a WAL transaction with full fsync. The tables follow
+ * Bytewax's (`parts`, `exs`, `fronts`, `commits`), with `segs` for Bytewax's
+ * row-per-key `snaps`, and `meta` (store id, bound flow). One run at a time
+ * holds the directory (lease.ts).
  *
  * @since 0.1.0
  */
