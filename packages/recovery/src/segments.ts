@@ -189,23 +189,18 @@ export interface StoredSegment {
  * The states a resume loads from a step's stored segments before the resume
  * epoch: from its newest full snapshot on (older segments are superseded),
  * in epoch order, the newest entry of each key winning; discarded keys are
- * left out. Also returns how many entries were read.
+ * left out.
  */
-export const statesFromSegments = (
-  stepId: string,
-  segments: ReadonlyArray<StoredSegment>
-): { readonly states: Array<readonly [string, unknown]>; readonly entries: number } => {
+export const statesFromSegments = (stepId: string, segments: ReadonlyArray<StoredSegment>): Array<readonly [string, unknown]> => {
   let since = -Infinity
   for (const s of segments) if (s.full && s.epoch > since) since = s.epoch
   const kept = segments.filter((s) => s.epoch >= since).sort((a, b) => a.epoch - b.epoch)
   const byKey = new Map<string, unknown>()
-  let entries = 0
   for (const s of kept) {
     decodeSegment(stepId, s.data, (key, state) => {
-      entries++
       if (state === DISCARDED) byKey.delete(key)
       else byKey.set(key, state)
     })
   }
-  return { states: Array.from(byKey), entries }
+  return Array.from(byKey)
 }

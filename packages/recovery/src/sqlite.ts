@@ -307,7 +307,12 @@ class SqliteBackend implements RecoveryBackend {
     }
     const byIndex = new Map<number, Database.Database>()
     for (const db of this.dbs) {
-      const storeId = (db.prepare("SELECT value FROM meta WHERE name = 'store_id'").get() as { value: string } | undefined)?.value
+      const stored = new Map(
+        (db.prepare("SELECT name, value FROM meta").all() as Array<{ name: string; value: string }>).map((r) => [r.name, r.value])
+      )
+      const storeId = stored.get("store_id")
+      const flowId = stored.get("flow_id")
+      if (flowId !== undefined) meta.flowIds.push(flowId)
       for (const r of db.prepare("SELECT part_index AS i, part_count AS c FROM parts").all() as Array<{ i: number; c: number }>) {
         meta.parts.push({ index: r.i, count: r.c, storeId })
         byIndex.set(r.i, db)
@@ -320,9 +325,6 @@ class SqliteBackend implements RecoveryBackend {
       }
       for (const r of db.prepare("SELECT part_index, commit_epoch FROM commits").all() as Array<{ part_index: number; commit_epoch: number }>) {
         meta.commits.push({ part: r.part_index, epoch: r.commit_epoch })
-      }
-      for (const r of db.prepare("SELECT name, value FROM meta").all() as Array<{ name: string; value: string }>) {
-        if (r.name === "flow_id") meta.flowIds.push(r.value)
       }
     }
     // The resume calculation refuses incomplete or inconsistent partitions before any other call.
@@ -380,8 +382,9 @@ class SqliteBackend implements RecoveryBackend {
       const byPart: Array<Array<Segment>> = this.parts.map(() => [])
       for (const s of c.segments) byPart[this.segmentPart(s.stepId, worker)]!.push(s)
       // Segments first, the frontier last: a crash in between leaves segments that resume ignores.
+      // A partition with nothing of this commit is left alone: no empty transaction, no fsync.
       for (let p = 0; p < this.count; p++) {
-        if (p !== front) this.parts[p]!.write(epoch, worker, byPart[p]!)
+        if (p !== front && byPart[p]!.length > 0) this.parts[p]!.write(epoch, worker, byPart[p]!)
       }
       this.parts[front]!.write(epoch, worker, byPart[front]!, [ex, worker, frontier])
     }

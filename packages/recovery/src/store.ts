@@ -206,7 +206,7 @@ export const openStore = (
       loadStates: (stepId) =>
         attempt(`loading states of step '${stepId}'`, async () => {
           const segments = await backend.loadSegments(stepId, resume.epoch)
-          return statesFromSegments(stepId, segments).states
+          return statesFromSegments(stepId, segments)
         }),
       commit: (commit: EpochCommit) =>
         attempt(`committing epoch ${commit.epoch}`, async () => {

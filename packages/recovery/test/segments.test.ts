@@ -40,6 +40,6 @@ describe("snapshot segments", () => {
       ...seg(2, true, ["a", "c"], [2, 2]),
       ...seg(4, false, ["a"], [4])
     ]
-    expect(new Map(statesFromSegments("f.s", stored).states)).toEqual(new Map([["a", 4], ["b", 3]]))
+    expect(new Map(statesFromSegments("f.s", stored))).toEqual(new Map([["a", 4], ["b", 3]]))
   })
 })

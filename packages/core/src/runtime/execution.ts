@@ -587,19 +587,21 @@ export class Execution {
       return snaps
     }
     // Partitioned sources and sinks have few keys (their partitions): when one moved, all are written, in full.
+    const byWorkerStep = new Map<string, StepSnapshots>()
+    const addPartition = (worker: number, stepId: string, name: string, state: unknown): void => {
+      checkSnapshot(stepId, `partition '${name}'`, state)
+      const at = `${worker}\u0000${stepId}`
+      let snaps = byWorkerStep.get(at)
+      if (snaps === undefined) byWorkerStep.set(at, (snaps = add(worker, stepId, true)))
+      ;(snaps.keys as Array<string>).push(name)
+      ;(snaps.states as Array<unknown>).push(state)
+    }
     const movedSources = new Set<string>()
     for (const p of this.partitions) if (p.fixed && p.touched) movedSources.add(p.stepId)
-    const sourceSnaps = new Map<string, StepSnapshots>()
     for (const p of this.partitions) {
       if (!p.fixed || !movedSources.has(p.stepId)) continue
       p.touched = false
-      const state = p.snapshot()
-      checkSnapshot(p.stepId, `partition '${p.name}'`, state)
-      const at = `${p.worker}\u0000${p.stepId}`
-      let snaps = sourceSnaps.get(at)
-      if (snaps === undefined) sourceSnaps.set(at, (snaps = add(p.worker, p.stepId, true)))
-      ;(snaps.keys as Array<string>).push(p.name)
-      ;(snaps.states as Array<unknown>).push(state)
+      addPartition(p.worker, p.stepId, p.name, p.snapshot())
     }
     for (const planned of this.plan.steps) {
       if (planned.kernel.kind !== "statefulBatch") continue
@@ -621,7 +623,6 @@ export class Execution {
     }
     for (const sink of this.sinkSteps) {
       if (!sink.slots.some((slot) => slot.written)) continue
-      const bySlotWorker = new Map<number, StepSnapshots>()
       sink.slots.forEach((slot, i) => {
         slot.written = false
         if (slot.part === undefined) return
@@ -631,12 +632,7 @@ export class Execution {
         } catch (e) {
           throw stepError("StatefulSinkPartition.snapshot", sink.stepId, e, ` for partition '${slot.name}'`)
         }
-        checkSnapshot(sink.stepId, `partition '${slot.name}'`, state)
-        const worker = i % n
-        let snaps = bySlotWorker.get(worker)
-        if (snaps === undefined) bySlotWorker.set(worker, (snaps = add(worker, sink.stepId, true)))
-        ;(snaps.keys as Array<string>).push(slot.name)
-        ;(snaps.states as Array<unknown>).push(state)
+        addPartition(i % n, sink.stepId, slot.name, state)
       })
     }
     return perWorker

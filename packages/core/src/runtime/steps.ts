@@ -149,7 +149,7 @@ const describeShape = (u: unknown): string => {
   return typeof u
 }
 
-type LogicCall = "onBatch" | "onNotify" | "onEof" | "notifyAt" | "snapshot"
+type LogicCall = "onBatch" | "onNotify" | "onEof" | "notifyAt"
 
 /**
  * `statefulBatch`: one logic per key. For each batch, values are grouped per
