@@ -8,9 +8,12 @@
  * checked when it is taken, and one that would not round-trip fails the
  * epoch close with an error naming the step, the key and the type, before
  * anything of the epoch is written.
+ *
+ * The same walk checks items before they are copied to another worker thread
+ * (`codec.ts`), where functions and symbols are refused too.
  */
 
-/** Where in the value a class instance sits (`state.a[2]`) and its class name. */
+/** Where in the value a class instance sits (`state.a[2]`) and its class name (or `function`, `symbol`: see {@link findUnsendable}). */
 export interface Uncloneable {
   readonly path: string
   readonly type: string
@@ -67,10 +70,21 @@ const className = (proto: object): string => {
  * `undefined` when all of it round-trips. Functions and symbols are left to
  * the store, which refuses them with its own error.
  */
-export const findUncloneable = (value: unknown): Uncloneable | undefined => {
-  if (typeof value !== "object" || value === null) return undefined
+export const findUncloneable = (value: unknown): Uncloneable | undefined =>
+  typeof value !== "object" || value === null ? undefined : find(value, "state", false)
+
+/**
+ * The first part of `value` that can't be copied to another thread as it is:
+ * a class instance (as {@link findUncloneable} finds them), or a function or
+ * a symbol (`type` is then `"function"` or `"symbol"`), which a copy can't
+ * hold at all. Paths start at `root` (`item[1].a`).
+ */
+export const findUnsendable = (value: unknown, root: string): Uncloneable | undefined => find(value, root, true)
+
+const find = (value: unknown, root: string, refuseFunctions: boolean): Uncloneable | undefined => {
   const seen = new Set<object>()
   const walk = (v: unknown, path: string): Uncloneable | undefined => {
+    if (refuseFunctions && (typeof v === "function" || typeof v === "symbol")) return { path, type: typeof v }
     if (typeof v !== "object" || v === null || seen.has(v)) return undefined
     seen.add(v)
     const proto = Object.getPrototypeOf(v) as object | null
@@ -106,7 +120,7 @@ export const findUncloneable = (value: unknown): Uncloneable | undefined => {
     }
     return undefined
   }
-  return walk(value, "state")
+  return walk(value, root)
 }
 
 const describeKey = (k: unknown): string => (typeof k === "string" ? JSON.stringify(k) : typeof k === "object" ? "…" : String(k))
