@@ -1,8 +1,10 @@
 /**
- * Execution: the workers of this process running one plan. Every worker has
- * its own copy of each step; items cross workers only at the plan's exchange
- * points (before stateful steps, at `redistribute`, into partitioned sinks).
- * Workers of one process run interleaved on one fiber, in lockstep epochs.
+ * The interleaved execution: every worker of the run on this thread, on one
+ * fiber, in lockstep epochs. Each worker has its own copy of each step
+ * (`wiring.ts`); items cross workers at the plan's exchange points by a
+ * function call, so in-memory sources and sinks (`TestingSink`) work with
+ * any number of workers. The threaded execution (`threads/`) runs one worker
+ * per thread instead.
  *
  * The loop, per turn: fire due timers, poll due input partitions (each batch
  * flows synchronously through the steps to the sinks), close the epoch when
@@ -11,33 +13,15 @@
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
-import { typeName } from "../Dataflow.js"
 import type { WeirRecoveryError } from "../errors.js"
-import { WeirRuntimeError } from "../errors.js"
-import type { DynamicSource, FixedPartitionedSource, StatefulSourcePartition, StatelessSourcePartition } from "../inputs.js"
-import { stableHash } from "../internal/hash.js"
-import type { DynamicSink, FixedPartitionedSink, StatelessSinkPartition } from "../outputs.js"
-import type { ItemStage } from "../internal/kernel.js"
-import { isAsync, stepError, toEffect } from "./async.js"
-import { FusedStep, fusableChains } from "./fusion.js"
+import type { WeirRuntimeError } from "../errors.js"
 import { nowMillis, setActiveClock, type WeirClock } from "./clock.js"
-import type { Plan, PlannedStep } from "./plan.js"
+import { routerFor, splitBatch } from "./exchange.js"
+import type { Exchange, Plan } from "./plan.js"
 import type { RecoveryStore, StepSnapshots } from "./recovery.js"
-import { DynamicOutputStep, naturalCompare, PartitionedOutputStep, PendingWrites, SerialWriter, SinkPartitionSlot } from "./sinks.js"
-import { findUncloneable } from "./snapshotCheck.js"
-import { InputPartition } from "./sources.js"
-import {
-  BranchStep,
-  type Emit,
-  FlatMapBatchStep,
-  InspectDebugStep,
-  KeyState,
-  PassThroughStep,
-  type RuntimeStep,
-  StatefulStep,
-  type WorkerView
-} from "./steps.js"
-import { TimerHeap } from "./timers.js"
+import { ownerOf } from "./routing.js"
+import type { Emit, StatefulStep } from "./steps.js"
+import { asRuntimeError, checkSnapshot, Engine, notifyGrouped, type Worker } from "./wiring.js"
 
 export interface ExecutionConfig {
   readonly clock: WeirClock
@@ -48,57 +32,41 @@ export interface ExecutionConfig {
 }
 
 /** Writes in flight above this make the loop wait before polling again. */
-const MAX_WRITES_IN_FLIGHT = 8
+export const MAX_WRITES_IN_FLIGHT = 8
 /** Give the event loop (signals, I/O callbacks) a turn at least this often while busy. */
-const YIELD_EVERY_MS = 20
+export const YIELD_EVERY_MS = 20
 
 /** How long the loop sleeps at least when a turn found nothing to do. */
-const IDLE_COOLDOWN_MS = 1
+export const IDLE_COOLDOWN_MS = 1
 
 /** How long an idle loop waits at most while an epoch is held for a batch in flight (its arrival wakes it sooner). */
-const HELD_EPOCH_WAIT_MS = 50
+export const HELD_EPOCH_WAIT_MS = 50
 
 type Turn = "busy" | "idle" | "closeEpoch" | "finish" | "abort"
 
-class Worker implements WorkerView {
-  readonly steps: Array<RuntimeStep | undefined> = []
-  /** For each stream: push a batch to its consumers on this worker (after exchange). */
-  readonly emitters: Array<Emit> = []
-  constructor(readonly workerIndex: number, private readonly execution: Execution) {}
-  get epoch(): number {
-    return this.execution.epoch
-  }
-}
-
-export class Execution {
+export class Execution extends Engine {
   epoch: number
-  private readonly workers: Array<Worker> = []
-  private readonly partitions: Array<InputPartition> = []
-  private readonly timers = new TimerHeap<KeyState>()
-  private readonly pending = new PendingWrites()
-  private readonly sinkSteps: Array<PartitionedOutputStep> = []
-  private readonly closers: Array<() => Effect.Effect<void, WeirRuntimeError>> = []
-  private readonly partitionClosers = new Map<InputPartition, () => Effect.Effect<void, WeirRuntimeError>>()
-  /** Partitions that ended in the last turn, to close right away. */
-  private readonly endedNow: Array<InputPartition> = []
   private epochStartedAt = 0
   /** Something happened in this epoch that a snapshot must record. */
   private dirty = false
   private lastTurnBusy = false
-  private wakeUp: (() => void) | undefined = undefined
-  private spreadCounter = 0
   /** The previous epoch's commit, while the store writes it (see `awaitCommit`). */
   private inFlightCommit: Fiber.Fiber<void, WeirRecoveryError> | undefined = undefined
   /** Per stateful step id: snapshots stored since its last full one (see `takesFull`). */
   private readonly loggedSinceFull = new Map<string, number>()
 
-  private constructor(private readonly plan: Plan, private readonly config: ExecutionConfig) {
+  private constructor(plan: Plan, private readonly config: ExecutionConfig) {
+    super(plan, {
+      clock: config.clock,
+      workerCount: config.workerCount,
+      localWorkers: Array.from({ length: config.workerCount }, (_, w) => w),
+      tracking: config.store !== undefined
+    })
     this.epoch = config.store?.resume.epoch ?? 1
-    for (let w = 0; w < config.workerCount; w++) this.workers.push(new Worker(w, this))
   }
 
-  private get tracking(): boolean {
-    return this.config.store !== undefined
+  get currentEpoch(): number {
+    return this.epoch
   }
 
   /** Build every step and partition, restoring state from the store. Resources close with the scope. */
@@ -109,10 +77,8 @@ export class Execution {
       yield* Effect.addFinalizer(() => Effect.ignore(ex.closeAll()))
       const prev = setActiveClock(config.clock)
       try {
-        for (const step of plan.steps) yield* ex.buildStep(step)
-        ex.fuseChains()
-        ex.wireEmitters()
-        yield* ex.restoreState()
+        yield* ex.build()
+        yield* ex.restoreState((key) => ownerOf(key, config.workerCount))
       } finally {
         setActiveClock(prev)
       }
@@ -123,246 +89,29 @@ export class Execution {
     })
   }
 
-  private buildStep(step: PlannedStep): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> {
-    const ex = this
-    const k = step.kernel
-    const emitFor = (w: Worker, port: number): Emit => {
-      const out = step.outputs[port]
-      if (out === undefined || this.plan.consumers[out.stream]!.length === 0) return () => {}
-      const s = out.stream
-      return (batch) => w.emitters[s]!(batch)
-    }
-    return Effect.gen(function*() {
-      switch (k.kind) {
-        case "input": {
-          if (isFixedSource(k.source)) yield* ex.buildFixedSource(step, k.source)
-          else yield* ex.buildDynamicSource(step, k.source as DynamicSource<unknown>)
-          for (const w of ex.workers) w.steps.push(undefined)
-          return
-        }
-        case "output": {
-          if (isFixedSink(k.sink)) {
-            const shared = yield* ex.buildFixedSink(step, k.sink)
-            for (const w of ex.workers) w.steps.push(shared)
-          } else {
-            for (const w of ex.workers) {
-              const part = yield* ex.buildDynamicSink(step, k.sink as DynamicSink<unknown>, w.workerIndex)
-              w.steps.push(new DynamicOutputStep(step.stepId, part, ex.pending))
-            }
-          }
-          return
-        }
-        case "flatMapBatch":
-          for (const w of ex.workers) w.steps.push(new FlatMapBatchStep(step.stepId, k.mapper, emitFor(w, 0)))
-          return
-        case "branch":
-          for (const w of ex.workers) {
-            w.steps.push(new BranchStep(step.stepId, k.predicate, emitFor(w, 0), emitFor(w, 1)))
-          }
-          return
-        case "merge":
-        case "redistribute":
-          for (const w of ex.workers) w.steps.push(new PassThroughStep(step.stepId, emitFor(w, 0)))
-          return
-        case "inspectDebug":
-          for (const w of ex.workers) w.steps.push(new InspectDebugStep(step.stepId, k.inspector, w, emitFor(w, 0)))
-          return
-        case "statefulBatch":
-          for (const w of ex.workers) {
-            w.steps.push(new StatefulStep(step.stepId, k.builder, ex.timers, ex.tracking, emitFor(w, 0)))
-          }
-          return
-      }
-    })
-  }
-
-  /** Replace each chain of per-item steps by one fused step at its head (the rest then get no items). */
-  private fuseChains(): void {
-    for (const chain of fusableChains(this.plan)) {
-      const steps = chain.map((i) => this.plan.steps[i]!)
-      const stages = steps.map((s) => (s.kernel as { readonly stage: ItemStage }).stage)
-      const ids = steps.map((s) => s.stepId)
-      const tail = steps[steps.length - 1]!
-      for (const w of this.workers) {
-        const s = tail.outputs[0]!.stream
-        const emit: Emit = this.plan.consumers[s]!.length === 0 ? () => {} : (batch) => w.emitters[s]!(batch)
-        w.steps[chain[0]!] = new FusedStep(ids[0]!, stages, ids, emit)
-      }
-    }
-  }
-
-  /** Connect each stream to its consumers, through the exchange its consumer needs. */
-  private wireEmitters(): void {
-    const n = this.workers.length
-    for (const w of this.workers) {
-      for (let s = 0; s < this.plan.consumers.length; s++) {
-        const targets: Array<Emit> = this.plan.consumers[s]!.map(({ step, port }) => {
-          const exchange = this.plan.steps[step]!.exchange
-          if (n === 1 || exchange === "none") {
-            const target = w.steps[step]!
-            return (batch: Array<unknown>) => target.push(port, batch)
-          }
-          const owners = this.workers.map((o) => o.steps[step]!)
-          if (exchange === "key") return (batch: Array<unknown>) => routeByKey(owners, port, batch)
-          return (batch: Array<unknown>) => {
-            for (let i = 0; i < batch.length; i++) owners[this.spreadCounter++ % n]!.push(port, [batch[i]])
-          }
-        })
-        w.emitters[s] = targets.length === 1
-          ? targets[0]!
-          : (batch) => {
-            // Each consumer gets its own array: a step may keep or reorder what it is given.
-            for (let i = 0; i < targets.length - 1; i++) targets[i]!(batch.slice())
-            targets[targets.length - 1]!(batch)
-          }
-      }
-    }
-  }
-
-  private emitterOf(step: PlannedStep, worker: number): Emit {
-    const s = step.outputs[0]!.stream
-    const w = this.workers[worker]!
-    if (this.plan.consumers[s]!.length === 0) return () => {}
-    return (batch) => w.emitters[s]!(batch)
-  }
-
-  private buildFixedSource(step: PlannedStep, source: FixedPartitionedSource<unknown, unknown>) {
-    const ex = this
-    const stepId = step.stepId
-    return Effect.gen(function*() {
-      const listed = yield* callMaybeAsync<ReadonlyArray<string>>(
-        () => source.listParts(),
-        (e) => stepError("FixedPartitionedSource.listParts", stepId, e)
-      )
-      if (!Array.isArray(listed)) {
-        return yield* Effect.fail(stepError(
-          "FixedPartitionedSource.listParts",
-          stepId,
-          new TypeError(`listParts must return an array of partition names; got a \`${typeName(listed)}\` instead`)
-        ))
-      }
-      const names = Array.from(new Set(listed.map(String))).sort(naturalCompare)
-      const resume = yield* ex.loadStates(stepId)
-      for (let i = 0; i < names.length; i++) {
-        const name = names[i]!
-        const worker = i % ex.workers.length
-        const part = yield* callMaybeAsync<StatefulSourcePartition<unknown, unknown>>(
-          () => source.buildPart(stepId, name, resume.get(name)),
-          (e) => stepError("FixedPartitionedSource.buildPart", stepId, e, ` for partition '${name}'`)
-        )
-        ex.addPartition(new InputPartition(stepId, name, part, true, worker, ex.emitterOf(step, worker), () => ex.wake()))
-      }
-    })
-  }
-
-  private buildDynamicSource(step: PlannedStep, source: DynamicSource<unknown>) {
-    const ex = this
-    const stepId = step.stepId
-    return Effect.gen(function*() {
-      for (const w of ex.workers) {
-        const part = yield* callMaybeAsync<StatelessSourcePartition<unknown>>(
-          () => source.build(stepId, w.workerIndex, ex.workers.length),
-          (e) => stepError("DynamicSource.build", stepId, e)
-        )
-        ex.addPartition(
-          new InputPartition(stepId, `worker ${w.workerIndex}`, part, false, w.workerIndex, ex.emitterOf(step, w.workerIndex), () => ex.wake())
-        )
-      }
-    })
-  }
-
-  private addPartition(p: InputPartition): void {
-    this.partitions.push(p)
-    let closed = false
-    this.closers.push(() => {
-      if (closed || p.part.close === undefined) return Effect.void
-      closed = true
-      return toEffect<void>(
-        (() => {
-          try {
-            return p.part.close!()
-          } catch (e) {
-            return Promise.reject(e)
-          }
-        })(),
-        (e) => stepError(p.fixed ? "StatefulSourcePartition.close" : "StatelessSourcePartition.close", p.stepId, e)
-      )
-    })
-    this.partitionClosers.set(p, this.closers[this.closers.length - 1]!)
-  }
-
-  private buildDynamicSink(step: PlannedStep, sink: DynamicSink<unknown>, workerIndex: number) {
-    const ex = this
-    return Effect.gen(function*() {
-      const part = yield* callMaybeAsync<StatelessSinkPartition<unknown>>(
-        () => sink.build(step.stepId, workerIndex, ex.workers.length),
-        (e) => stepError("DynamicSink.build", step.stepId, e)
-      )
-      ex.closers.push(onceCloser(() => part.close?.(), (e) => stepError("StatelessSinkPartition.close", step.stepId, e)))
-      return part
-    })
-  }
-
-  private buildFixedSink(step: PlannedStep, sink: FixedPartitionedSink<unknown, unknown>) {
-    const ex = this
-    const stepId = step.stepId
-    return Effect.gen(function*() {
-      const listed = yield* callMaybeAsync<ReadonlyArray<string>>(
-        () => sink.listParts(),
-        (e) => stepError("FixedPartitionedSink.listParts", stepId, e)
-      )
-      const names = Array.from(new Set(Array.from(listed, String))).sort(naturalCompare)
-      if (names.length === 0) {
-        return yield* Effect.fail(stepError("FixedPartitionedSink.listParts", stepId, new Error("the sink listed no partitions")))
-      }
-      const resume = yield* ex.loadStates(stepId)
-      const slots = names.map((name) => new SinkPartitionSlot(name, new SerialWriter(ex.pending), resume.get(name)))
-      const out = new PartitionedOutputStep(stepId, sink, slots)
-      for (const slot of slots) {
-        if (resume.has(slot.name)) out.open(slot)
-        ex.closers.push(onceCloser(
-          () => (slot.part === undefined ? undefined : slot.part.close?.()),
-          (e) => stepError("StatefulSinkPartition.close", stepId, e, ` for partition '${slot.name}'`)
-        ))
-      }
-      ex.sinkSteps.push(out)
-      return out
-    })
-  }
-
-  private loadStates(stepId: string): Effect.Effect<Map<string, unknown>, WeirRecoveryError> {
+  protected loadStates(stepId: string): Effect.Effect<Map<string, unknown>, WeirRecoveryError> {
     const store = this.config.store
     if (store === undefined) return Effect.succeed(new Map())
     return Effect.map(store.loadStates(stepId), (rows) => new Map(rows))
   }
 
-  private restoreState(): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> {
-    const ex = this
-    return Effect.gen(function*() {
-      if (ex.config.store === undefined) return
-      for (const step of ex.plan.steps) {
-        if (step.kernel.kind !== "statefulBatch") continue
-        const states = yield* ex.loadStates(step.stepId)
-        ex.loggedSinceFull.set(step.stepId, states.size)
-        const n = ex.workers.length
-        yield* Effect.try({
-          try: () => {
-            for (const [key, state] of states) {
-              const owner = n === 1 ? 0 : stableHash(key) % n
-              ;(ex.workers[owner]!.steps[step.index] as StatefulStep).restore(key, state)
-            }
-          },
-          catch: (e) => (e instanceof WeirRuntimeError ? e : stepError("builder", step.stepId, e))
-        })
-      }
-    })
+  protected override restored(stepId: string, count: number): void {
+    this.loggedSinceFull.set(stepId, count)
   }
 
-  private wake(): void {
-    const w = this.wakeUp
-    if (w !== undefined) {
-      this.wakeUp = undefined
-      w()
+  /** Every worker is on this thread: an exchange is a call into the owner's step. */
+  protected exchangeEmitter(w: Worker, step: number, port: number, exchange: Exchange): Emit {
+    const owners = this.workers.map((o) => o.steps[step]!)
+    // A partitioned sink's step is shared by the thread's workers: nothing to route.
+    if (exchange === "partition") return (batch) => owners[w.workerIndex]!.push(port, batch)
+    const n = owners.length
+    const route = routerFor(exchange, n, undefined, 0)
+    return (batch) => {
+      const parts = splitBatch(batch, n, route)
+      for (let o = 0; o < n; o++) {
+        const part = parts[o]
+        if (part !== undefined) owners[o]!.push(port, part)
+      }
     }
   }
 
@@ -410,7 +159,7 @@ export class Execution {
    * commit records a position past items that have not entered the dataflow.
    */
   private epochHeld(): boolean {
-    if (!this.tracking) return false
+    if (!this.wiring.tracking) return false
     for (const p of this.partitions) if (p.holdsEpoch) return true
     return false
   }
@@ -444,9 +193,7 @@ export class Execution {
           yield* ex.awaitCommit()
           return
         }
-        if (ex.endedNow.length > 0) {
-          yield* Effect.forEach(ex.endedNow.splice(0), (p) => ex.partitionClosers.get(p)!(), { discard: true })
-        }
+        yield* ex.closeEnded()
         if (turn === "finish") {
           yield* ex.finish()
           return
@@ -481,10 +228,6 @@ export class Execution {
       })
     })
     return Effect.raceFirst(this.config.clock.sleep(ms), arrived)
-  }
-
-  private drainWrites(): Effect.Effect<void, WeirRuntimeError> {
-    return Effect.tryPromise({ try: () => this.pending.drain(), catch: asRuntimeError })
   }
 
   /** Close the current epoch: wait for writes, snapshot what changed, commit, advance. */
@@ -579,7 +322,6 @@ export class Execution {
   }
 
   private snapshots(): Array<Array<StepSnapshots>> {
-    const n = this.workers.length
     const perWorker: Array<Array<StepSnapshots>> = this.workers.map(() => [])
     const add = (worker: number, stepId: string, full: boolean): StepSnapshots => {
       const snaps = { stepId, full, keys: [] as Array<string>, states: [] as Array<unknown> }
@@ -623,17 +365,7 @@ export class Execution {
     }
     for (const sink of this.sinkSteps) {
       if (!sink.slots.some((slot) => slot.written)) continue
-      sink.slots.forEach((slot, i) => {
-        slot.written = false
-        if (slot.part === undefined) return
-        let state: unknown
-        try {
-          state = slot.part.snapshot()
-        } catch (e) {
-          throw stepError("StatefulSinkPartition.snapshot", sink.stepId, e, ` for partition '${slot.name}'`)
-        }
-        addPartition(i % n, sink.stepId, slot.name, state)
-      })
+      this.sinkSnapshots(sink, (worker, name, state) => addPartition(worker, sink.stepId, name, state))
     }
     return perWorker
   }
@@ -647,7 +379,14 @@ export class Execution {
         yield* Effect.try({
           try: () => {
             for (let i = 0; i < ex.plan.steps.length; i++) {
-              for (const w of ex.workers) w.steps[i]?.eof()
+              // A partitioned sink's step is shared by the workers: its end comes once.
+              const seen = new Set<unknown>()
+              for (const w of ex.workers) {
+                const step = w.steps[i]
+                if (step === undefined || seen.has(step)) continue
+                seen.add(step)
+                step.eof()
+              }
             }
           },
           catch: asRuntimeError
@@ -660,80 +399,5 @@ export class Execution {
       yield* ex.closeAll()
     })
   }
-
-  /** Close every partition still open (each once), in the order they were opened. */
-  private closeAll(): Effect.Effect<void, WeirRuntimeError> {
-    const closers = this.closers.splice(0)
-    return Effect.forEach(closers, (close) => close(), { discard: true })
-  }
 }
 
-/** Refuse a snapshot that a store would bring back without its prototype (see snapshotCheck.ts). */
-const checkSnapshot = (stepId: string, of: string, state: unknown): void => {
-  const found = findUncloneable(state)
-  if (found === undefined) return
-  throw new WeirRuntimeError({
-    message: `can't snapshot the state of ${of} in step '${stepId}': it holds a \`${found.type}\` instance at \`${found.path}\`, ` +
-      "and a recovery store keeps only plain data (objects, arrays, Map, Set, Date, bigint, typed arrays), so it would come back " +
-      "without its class and methods. Keep plain data in the state (rebuild the instance from it when the step resumes), " +
-      "or convert it in the logic's `snapshot()`",
-    stepId
-  })
-}
-
-const routeByKey = (owners: ReadonlyArray<RuntimeStep>, port: number, batch: Array<unknown>): void => {
-  const n = owners.length
-  const parts: Array<Array<unknown> | undefined> = new Array(n)
-  for (let i = 0; i < batch.length; i++) {
-    const item = batch[i] as readonly [unknown, unknown]
-    // Items with a bad shape go to worker 0, whose step reports the error.
-    const key = Array.isArray(item) && typeof item[0] === "string" ? item[0] : ""
-    ;(parts[stableHash(key) % n] ??= []).push(item)
-  }
-  for (let w = 0; w < n; w++) {
-    const part = parts[w]
-    if (part !== undefined) owners[w]!.push(port, part)
-  }
-}
-
-const notifyGrouped = (due: ReadonlyArray<KeyState>): void => {
-  const byStep = new Map<StatefulStep, Array<KeyState>>()
-  for (const st of due) {
-    let list = byStep.get(st.step)
-    if (list === undefined) byStep.set(st.step, (list = []))
-    list.push(st)
-  }
-  for (const [step, list] of byStep) step.notify(list)
-}
-
-const asRuntimeError = (e: unknown): WeirRuntimeError =>
-  e instanceof WeirRuntimeError
-    ? e
-    : new WeirRuntimeError({ message: `dataflow failed: ${e instanceof Error ? e.message : String(e)}`, cause: e })
-
-const isFixedSource = (s: unknown): s is FixedPartitionedSource<unknown, unknown> =>
-  typeof (s as { listParts?: unknown }).listParts === "function" && typeof (s as { buildPart?: unknown }).buildPart === "function"
-
-const isFixedSink = (s: unknown): s is FixedPartitionedSink<unknown, unknown> =>
-  typeof (s as { listParts?: unknown }).listParts === "function" && typeof (s as { buildPart?: unknown }).buildPart === "function"
-
-/** Call a method that may return a value, a Promise or an Effect. */
-const callMaybeAsync = <A>(f: () => unknown, wrap: (e: unknown) => WeirRuntimeError): Effect.Effect<A, WeirRuntimeError> =>
-  Effect.suspend(() => {
-    let r: unknown
-    try {
-      r = f()
-    } catch (e) {
-      return Effect.fail(wrap(e))
-    }
-    return isAsync(r) ? toEffect<A>(r, wrap) : Effect.succeed(r as A)
-  })
-
-const onceCloser = (close: () => unknown, wrap: (e: unknown) => WeirRuntimeError) => {
-  let closed = false
-  return (): Effect.Effect<void, WeirRuntimeError> => {
-    if (closed) return Effect.void
-    closed = true
-    return Effect.asVoid(callMaybeAsync<unknown>(close, wrap))
-  }
-}

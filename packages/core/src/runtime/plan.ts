@@ -5,7 +5,9 @@
  */
 import type { Dataflow, Step } from "../Dataflow.js"
 import { WeirRuntimeError } from "../errors.js"
+import type { FixedPartitionedSource } from "../inputs.js"
 import type { KernelStep } from "../internal/kernel.js"
+import type { FixedPartitionedSink } from "../outputs.js"
 
 /** Where items cross workers before a step. */
 export type Exchange =
@@ -15,6 +17,8 @@ export type Exchange =
   | "key"
   /** Items go to any worker, spread evenly. */
   | "spread"
+  /** Items go to the worker owning the sink partition their key maps to (partitioned sinks). */
+  | "partition"
 
 /** A consumer of a stream: a step's input port. */
 export interface Consumer {
@@ -58,6 +62,8 @@ const exchangeOf = (k: KernelStep): Exchange => {
       return "key"
     case "redistribute":
       return "spread"
+    case "output":
+      return isFixedSink(k.sink) ? "partition" : "none"
     default:
       return "none"
   }
@@ -107,3 +113,11 @@ export const buildPlan = (flow: Dataflow): Plan => {
   })
   return { flowId: flow.id, steps, consumers, streamIds }
 }
+
+/** A source with named partitions (else a dynamic one: one partition per worker). */
+export const isFixedSource = (s: unknown): s is FixedPartitionedSource<unknown, unknown> =>
+  typeof (s as { listParts?: unknown }).listParts === "function" && typeof (s as { buildPart?: unknown }).buildPart === "function"
+
+/** A sink with named partitions (else a dynamic one: one partition per worker). */
+export const isFixedSink = (s: unknown): s is FixedPartitionedSink<unknown, unknown> =>
+  typeof (s as { listParts?: unknown }).listParts === "function" && typeof (s as { buildPart?: unknown }).buildPart === "function"

@@ -98,7 +98,9 @@ export class SinkPartitionSlot {
   constructor(
     readonly name: string,
     readonly writer: SerialWriter,
-    readonly resume: unknown
+    readonly resume: unknown,
+    /** The worker writing this partition. */
+    readonly owner: number
   ) {}
 }
 
@@ -138,22 +140,27 @@ export class PartitionedOutputStep implements RuntimeStep {
     readonly slots: ReadonlyArray<SinkPartitionSlot>
   ) {}
 
+  /** The index of the partition `key` is written to (the sink's `partFn`, modulo the partitions). */
+  partitionOf(key: string): number {
+    const n = this.slots.length
+    let idx: number
+    try {
+      idx = this.sink.partFn(key)
+    } catch (e) {
+      throw stepError("FixedPartitionedSink.partFn", this.stepId, e)
+    }
+    if (!Number.isInteger(idx)) {
+      throw stepError("FixedPartitionedSink.partFn", this.stepId, new TypeError(`partFn must return an integer; got ${String(idx)}`))
+    }
+    return ((idx % n) + n) % n
+  }
+
   push(_port: number, batch: Array<unknown>): void {
     const n = this.slots.length
     const groups: Array<Array<unknown> | undefined> = new Array(n)
     for (let i = 0; i < batch.length; i++) {
       const item = batch[i] as readonly [string, unknown]
-      const key = checkKeyed(this.stepId, item)
-      let idx: number
-      try {
-        idx = this.sink.partFn(key)
-      } catch (e) {
-        throw stepError("FixedPartitionedSink.partFn", this.stepId, e)
-      }
-      if (!Number.isInteger(idx)) {
-        throw stepError("FixedPartitionedSink.partFn", this.stepId, new TypeError(`partFn must return an integer; got ${String(idx)}`))
-      }
-      idx = ((idx % n) + n) % n
+      const idx = this.partitionOf(checkKeyed(this.stepId, item))
       ;(groups[idx] ??= []).push(item[1])
     }
     for (let p = 0; p < n; p++) {
@@ -162,7 +169,6 @@ export class PartitionedOutputStep implements RuntimeStep {
     }
   }
 
-  /** Build a partition now (used on resume, for partitions that have a snapshot). */
   open(slot: SinkPartitionSlot): void {
     if (slot.part !== undefined || slot.building !== undefined) return
     const wrap = (e: unknown) => stepError("FixedPartitionedSink.buildPart", this.stepId, e, ` for partition '${slot.name}'`)

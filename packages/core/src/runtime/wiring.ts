@@ -1,0 +1,437 @@
+/**
+ * Wiring: turning a plan into running steps for the workers of this thread.
+ * Every worker gets its own copy of each step; sources and sinks are built
+ * (their partitions dealt out by `routing.ts`) and closed with the run's
+ * scope; chains of per-item steps are fused; each stream is connected to its
+ * consumers, through an exchange where the consumer needs one.
+ *
+ * How items cross workers is left to the two executions built on this: the
+ * interleaved one (all workers on this thread, `execution.ts`) and the
+ * threaded one (one worker per thread, `threads/worker.ts`).
+ */
+import * as Effect from "effect/Effect"
+import { typeName } from "../Dataflow.js"
+import type { WeirRecoveryError } from "../errors.js"
+import { WeirRuntimeError } from "../errors.js"
+import type { DynamicSource, FixedPartitionedSource, StatefulSourcePartition, StatelessSourcePartition } from "../inputs.js"
+import type { ItemStage } from "../internal/kernel.js"
+import type { DynamicSink, FixedPartitionedSink, StatelessSinkPartition } from "../outputs.js"
+import { isAsync, stepError, toEffect } from "./async.js"
+import type { WeirClock } from "./clock.js"
+import { FusedStep, fusableChains } from "./fusion.js"
+import { type Exchange, isFixedSink, isFixedSource, type Plan, type PlannedStep } from "./plan.js"
+import { partitionOwner } from "./routing.js"
+import { DynamicOutputStep, naturalCompare, PartitionedOutputStep, PendingWrites, SerialWriter, SinkPartitionSlot } from "./sinks.js"
+import { findUncloneable } from "./snapshotCheck.js"
+import { InputPartition } from "./sources.js"
+import {
+  BranchStep,
+  type Emit,
+  FlatMapBatchStep,
+  InspectDebugStep,
+  KeyState,
+  PassThroughStep,
+  type RuntimeStep,
+  StatefulStep,
+  type WorkerView
+} from "./steps.js"
+import { TimerHeap } from "./timers.js"
+
+/** One worker of this thread: its copy of every step. */
+export class Worker implements WorkerView {
+  readonly steps: Array<RuntimeStep | undefined> = []
+  /** For each stream: push a batch to its consumers (through the exchange they need). */
+  readonly emitters: Array<Emit> = []
+  constructor(readonly workerIndex: number, private readonly engine: Engine) {}
+  get epoch(): number {
+    return this.engine.currentEpoch
+  }
+}
+
+/** What the wiring needs to know of the run. */
+export interface WiringConfig {
+  readonly clock: WeirClock
+  /** Workers of the whole execution. */
+  readonly workerCount: number
+  /** The workers of this thread (global indices). */
+  readonly localWorkers: ReadonlyArray<number>
+  /** Snapshots are tracked (a recovery store is open). */
+  readonly tracking: boolean
+}
+
+/** The steps, partitions and sinks of this thread's workers, and how to close them. */
+export abstract class Engine {
+  readonly workers: Array<Worker> = []
+  /** By global worker index; `undefined` for workers of other threads. */
+  readonly byIndex: Array<Worker | undefined> = []
+  readonly partitions: Array<InputPartition> = []
+  readonly timers = new TimerHeap<KeyState>()
+  readonly pending = new PendingWrites()
+  readonly sinkSteps: Array<PartitionedOutputStep> = []
+  protected readonly closers: Array<() => Effect.Effect<void, WeirRuntimeError>> = []
+  protected readonly partitionClosers = new Map<InputPartition, () => Effect.Effect<void, WeirRuntimeError>>()
+  /** Partitions that ended in the last turn, to close right away. */
+  protected readonly endedNow: Array<InputPartition> = []
+  protected wakeUp: (() => void) | undefined = undefined
+
+  constructor(readonly plan: Plan, readonly wiring: WiringConfig) {
+    this.byIndex.length = wiring.workerCount
+    for (const w of wiring.localWorkers) {
+      const worker = new Worker(w, this)
+      this.workers.push(worker)
+      this.byIndex[w] = worker
+    }
+  }
+
+  /** The epoch items are being processed in (what `inspect` reports). */
+  abstract get currentEpoch(): number
+
+  /** Resume states of `stepId` (partitions by name; for stateful steps, the keys this thread owns). */
+  protected abstract loadStates(stepId: string): Effect.Effect<Map<string, unknown>, WeirRecoveryError>
+
+  /**
+   * The emitter of worker `w` into input `port` of step `step`, which needs
+   * exchange `exchange` (never `"none"`).
+   */
+  protected abstract exchangeEmitter(w: Worker, step: number, port: number, exchange: Exchange): Emit
+
+  get workerCount(): number {
+    return this.wiring.workerCount
+  }
+
+  /** Build every step and partition, then connect them. */
+  protected build(): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> {
+    const engine = this
+    return Effect.gen(function*() {
+      for (const step of engine.plan.steps) yield* engine.buildStep(step)
+      engine.fuseChains()
+      engine.wireEmitters()
+    })
+  }
+
+  private buildStep(step: PlannedStep): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> {
+    const engine = this
+    const k = step.kernel
+    const emitFor = (w: Worker, port: number): Emit => {
+      const out = step.outputs[port]
+      if (out === undefined || this.plan.consumers[out.stream]!.length === 0) return () => {}
+      const s = out.stream
+      return (batch) => w.emitters[s]!(batch)
+    }
+    return Effect.gen(function*() {
+      switch (k.kind) {
+        case "input": {
+          if (isFixedSource(k.source)) yield* engine.buildFixedSource(step, k.source)
+          else yield* engine.buildDynamicSource(step, k.source as DynamicSource<unknown>)
+          for (const w of engine.workers) w.steps.push(undefined)
+          return
+        }
+        case "output": {
+          if (isFixedSink(k.sink)) {
+            // One step for the thread's workers: it holds the partitions they own.
+            const shared = yield* engine.buildFixedSink(step, k.sink)
+            for (const w of engine.workers) w.steps.push(shared)
+          } else {
+            for (const w of engine.workers) {
+              const part = yield* engine.buildDynamicSink(step, k.sink as DynamicSink<unknown>, w.workerIndex)
+              w.steps.push(new DynamicOutputStep(step.stepId, part, engine.pending))
+            }
+          }
+          return
+        }
+        case "flatMapBatch":
+          for (const w of engine.workers) w.steps.push(new FlatMapBatchStep(step.stepId, k.mapper, emitFor(w, 0)))
+          return
+        case "branch":
+          for (const w of engine.workers) {
+            w.steps.push(new BranchStep(step.stepId, k.predicate, emitFor(w, 0), emitFor(w, 1)))
+          }
+          return
+        case "merge":
+        case "redistribute":
+          for (const w of engine.workers) w.steps.push(new PassThroughStep(step.stepId, emitFor(w, 0)))
+          return
+        case "inspectDebug":
+          for (const w of engine.workers) w.steps.push(new InspectDebugStep(step.stepId, k.inspector, w, emitFor(w, 0)))
+          return
+        case "statefulBatch":
+          for (const w of engine.workers) {
+            w.steps.push(new StatefulStep(step.stepId, k.builder, engine.timers, engine.wiring.tracking, emitFor(w, 0)))
+          }
+          return
+      }
+    })
+  }
+
+  /** Replace each chain of per-item steps by one fused step at its head (the rest then get no items). */
+  private fuseChains(): void {
+    for (const chain of fusableChains(this.plan)) {
+      const steps = chain.map((i) => this.plan.steps[i]!)
+      const stages = steps.map((s) => (s.kernel as { readonly stage: ItemStage }).stage)
+      const ids = steps.map((s) => s.stepId)
+      const tail = steps[steps.length - 1]!
+      for (const w of this.workers) {
+        const s = tail.outputs[0]!.stream
+        const emit: Emit = this.plan.consumers[s]!.length === 0 ? () => {} : (batch) => w.emitters[s]!(batch)
+        w.steps[chain[0]!] = new FusedStep(ids[0]!, stages, ids, emit)
+      }
+    }
+  }
+
+  /** Connect each stream to its consumers, through the exchange its consumer needs. */
+  private wireEmitters(): void {
+    for (const w of this.workers) {
+      for (let s = 0; s < this.plan.consumers.length; s++) {
+        const targets: Array<Emit> = this.plan.consumers[s]!.map(({ port, step }) => {
+          const exchange = this.plan.steps[step]!.exchange
+          if (exchange === "none" || this.workerCount === 1) {
+            const target = w.steps[step]!
+            return (batch: Array<unknown>) => target.push(port, batch)
+          }
+          return this.exchangeEmitter(w, step, port, exchange)
+        })
+        w.emitters[s] = targets.length === 1
+          ? targets[0]!
+          : (batch) => {
+            // Each consumer gets its own array: a step may keep or reorder what it is given.
+            for (let i = 0; i < targets.length - 1; i++) targets[i]!(batch.slice())
+            targets[targets.length - 1]!(batch)
+          }
+      }
+    }
+  }
+
+  protected emitterOf(step: PlannedStep, worker: number): Emit {
+    const s = step.outputs[0]!.stream
+    const w = this.byIndex[worker]!
+    if (this.plan.consumers[s]!.length === 0) return () => {}
+    return (batch) => w.emitters[s]!(batch)
+  }
+
+  private buildFixedSource(step: PlannedStep, source: FixedPartitionedSource<unknown, unknown>) {
+    const engine = this
+    const stepId = step.stepId
+    return Effect.gen(function*() {
+      const listed = yield* callMaybeAsync<ReadonlyArray<string>>(
+        () => source.listParts(),
+        (e) => stepError("FixedPartitionedSource.listParts", stepId, e)
+      )
+      if (!Array.isArray(listed)) {
+        return yield* Effect.fail(stepError(
+          "FixedPartitionedSource.listParts",
+          stepId,
+          new TypeError(`listParts must return an array of partition names; got a \`${typeName(listed)}\` instead`)
+        ))
+      }
+      const names = Array.from(new Set(listed.map(String))).sort(naturalCompare)
+      const resume = yield* engine.loadStates(stepId)
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i]!
+        const worker = partitionOwner(i, engine.workerCount)
+        if (engine.byIndex[worker] === undefined) continue
+        const part = yield* callMaybeAsync<StatefulSourcePartition<unknown, unknown>>(
+          () => source.buildPart(stepId, name, resume.get(name)),
+          (e) => stepError("FixedPartitionedSource.buildPart", stepId, e, ` for partition '${name}'`)
+        )
+        engine.addPartition(new InputPartition(stepId, name, part, true, worker, engine.emitterOf(step, worker), () => engine.wake()))
+      }
+    })
+  }
+
+  private buildDynamicSource(step: PlannedStep, source: DynamicSource<unknown>) {
+    const engine = this
+    const stepId = step.stepId
+    return Effect.gen(function*() {
+      for (const w of engine.workers) {
+        const part = yield* callMaybeAsync<StatelessSourcePartition<unknown>>(
+          () => source.build(stepId, w.workerIndex, engine.workerCount),
+          (e) => stepError("DynamicSource.build", stepId, e)
+        )
+        engine.addPartition(
+          new InputPartition(stepId, `worker ${w.workerIndex}`, part, false, w.workerIndex, engine.emitterOf(step, w.workerIndex), () =>
+            engine.wake())
+        )
+      }
+    })
+  }
+
+  private addPartition(p: InputPartition): void {
+    this.partitions.push(p)
+    let closed = false
+    this.closers.push(() => {
+      if (closed || p.part.close === undefined) return Effect.void
+      closed = true
+      return toEffect<void>(
+        (() => {
+          try {
+            return p.part.close!()
+          } catch (e) {
+            return Promise.reject(e)
+          }
+        })(),
+        (e) => stepError(p.fixed ? "StatefulSourcePartition.close" : "StatelessSourcePartition.close", p.stepId, e)
+      )
+    })
+    this.partitionClosers.set(p, this.closers[this.closers.length - 1]!)
+  }
+
+  private buildDynamicSink(step: PlannedStep, sink: DynamicSink<unknown>, workerIndex: number) {
+    const engine = this
+    return Effect.gen(function*() {
+      const part = yield* callMaybeAsync<StatelessSinkPartition<unknown>>(
+        () => sink.build(step.stepId, workerIndex, engine.workerCount),
+        (e) => stepError("DynamicSink.build", step.stepId, e)
+      )
+      engine.closers.push(onceCloser(() => part.close?.(), (e) => stepError("StatelessSinkPartition.close", step.stepId, e)))
+      return part
+    })
+  }
+
+  private buildFixedSink(step: PlannedStep, sink: FixedPartitionedSink<unknown, unknown>) {
+    const engine = this
+    const stepId = step.stepId
+    return Effect.gen(function*() {
+      const listed = yield* callMaybeAsync<ReadonlyArray<string>>(
+        () => sink.listParts(),
+        (e) => stepError("FixedPartitionedSink.listParts", stepId, e)
+      )
+      const names = Array.from(new Set(Array.from(listed, String))).sort(naturalCompare)
+      if (names.length === 0) {
+        return yield* Effect.fail(stepError("FixedPartitionedSink.listParts", stepId, new Error("the sink listed no partitions")))
+      }
+      const resume = yield* engine.loadStates(stepId)
+      const slots = names.map((name, i) =>
+        new SinkPartitionSlot(name, new SerialWriter(engine.pending), resume.get(name), partitionOwner(i, engine.workerCount))
+      )
+      const out = new PartitionedOutputStep(stepId, sink, slots)
+      for (const slot of slots) {
+        if (engine.byIndex[slot.owner] === undefined) continue
+        if (resume.has(slot.name)) out.open(slot)
+        engine.closers.push(onceCloser(
+          () => (slot.part === undefined ? undefined : slot.part.close?.()),
+          (e) => stepError("StatefulSinkPartition.close", stepId, e, ` for partition '${slot.name}'`)
+        ))
+      }
+      engine.sinkSteps.push(out)
+      return out
+    })
+  }
+
+  /** Restore the keyed state of every stateful step, each key into the step of the worker owning it. */
+  protected restoreState(ownerOf: (key: string) => number): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> {
+    const engine = this
+    return Effect.gen(function*() {
+      if (!engine.wiring.tracking) return
+      for (const step of engine.plan.steps) {
+        if (step.kernel.kind !== "statefulBatch") continue
+        const states = yield* engine.loadStates(step.stepId)
+        engine.restored(step.stepId, states.size)
+        yield* Effect.try({
+          try: () => {
+            for (const [key, state] of states) {
+              ;(engine.byIndex[ownerOf(key)]!.steps[step.index] as StatefulStep).restore(key, state)
+            }
+          },
+          catch: (e) => (e instanceof WeirRuntimeError ? e : stepError("builder", step.stepId, e))
+        })
+      }
+    })
+  }
+
+  /** Told how many keys of a stateful step were restored. */
+  protected restored(_stepId: string, _count: number): void {}
+
+  protected wake(): void {
+    const w = this.wakeUp
+    if (w !== undefined) {
+      this.wakeUp = undefined
+      w()
+    }
+  }
+
+  protected drainWrites(): Effect.Effect<void, WeirRuntimeError> {
+    return Effect.tryPromise({ try: () => this.pending.drain(), catch: asRuntimeError })
+  }
+
+  /** Close the partitions that ended in the last turn. */
+  protected closeEnded(): Effect.Effect<void, WeirRuntimeError> {
+    if (this.endedNow.length === 0) return Effect.void
+    return Effect.forEach(this.endedNow.splice(0), (p) => this.partitionClosers.get(p)!(), { discard: true })
+  }
+
+  /** Close every partition still open (each once), in the order they were opened. */
+  protected closeAll(): Effect.Effect<void, WeirRuntimeError> {
+    const closers = this.closers.splice(0)
+    return Effect.forEach(closers, (close) => close(), { discard: true })
+  }
+
+  /** The state of every partition this thread's workers own of sink `sink`, as [worker, name, state]. */
+  protected sinkSnapshots(sink: PartitionedOutputStep, f: (worker: number, name: string, state: unknown) => void): void {
+    for (const slot of sink.slots) {
+      slot.written = false
+      if (slot.part === undefined || this.byIndex[slot.owner] === undefined) continue
+      let state: unknown
+      try {
+        state = slot.part.snapshot()
+      } catch (e) {
+        throw stepError("StatefulSinkPartition.snapshot", sink.stepId, e, ` for partition '${slot.name}'`)
+      }
+      checkSnapshot(sink.stepId, `partition '${slot.name}'`, state)
+      f(slot.owner, slot.name, state)
+    }
+  }
+}
+
+/** Refuse a snapshot that a store would bring back without its prototype (see snapshotCheck.ts). */
+export const checkSnapshot = (stepId: string, of: string, state: unknown): void => {
+  const found = findUncloneable(state)
+  if (found === undefined) return
+  throw new WeirRuntimeError({
+    message: `can't snapshot the state of ${of} in step '${stepId}': it holds a \`${found.type}\` instance at \`${found.path}\`, ` +
+      "and a recovery store keeps only plain data (objects, arrays, Map, Set, Date, bigint, typed arrays), so it would come back " +
+      "without its class and methods. Keep plain data in the state (rebuild the instance from it when the step resumes), " +
+      "or convert it in the logic's `snapshot()`",
+    stepId
+  })
+}
+
+/** Call `onNotify` of every due key, grouped by step. */
+export const notifyGrouped = (due: ReadonlyArray<KeyState>, each?: (step: StatefulStep) => void): void => {
+  const byStep = new Map<StatefulStep, Array<KeyState>>()
+  for (const st of due) {
+    let list = byStep.get(st.step)
+    if (list === undefined) byStep.set(st.step, (list = []))
+    list.push(st)
+  }
+  for (const [step, list] of byStep) {
+    each?.(step)
+    step.notify(list)
+  }
+}
+
+export const asRuntimeError = (e: unknown): WeirRuntimeError =>
+  e instanceof WeirRuntimeError
+    ? e
+    : new WeirRuntimeError({ message: `dataflow failed: ${e instanceof Error ? e.message : String(e)}`, cause: e })
+
+
+/** Call a method that may return a value, a Promise or an Effect. */
+export const callMaybeAsync = <A>(f: () => unknown, wrap: (e: unknown) => WeirRuntimeError): Effect.Effect<A, WeirRuntimeError> =>
+  Effect.suspend(() => {
+    let r: unknown
+    try {
+      r = f()
+    } catch (e) {
+      return Effect.fail(wrap(e))
+    }
+    return isAsync(r) ? toEffect<A>(r, wrap) : Effect.succeed(r as A)
+  })
+
+const onceCloser = (close: () => unknown, wrap: (e: unknown) => WeirRuntimeError) => {
+  let closed = false
+  return (): Effect.Effect<void, WeirRuntimeError> => {
+    if (closed) return Effect.void
+    closed = true
+    return Effect.asVoid(callMaybeAsync<unknown>(close, wrap))
+  }
+}
