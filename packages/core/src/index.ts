@@ -48,7 +48,7 @@ export { RandomMetricSource, type RandomMetricState } from "./connectors/demo.js
 export { TTLCache } from "./operators/enrich.js"
 export { WeirRecoveryError, WeirRuntimeError } from "./errors.js"
 export { stableHash } from "./internal/hash.js"
-export { clusterMain, run, runCluster, runMain, type ClusterOptions, type RunOptions } from "./runtime/run.js"
+export { clusterMain, run, runCluster, runMain, type ClusterOptions, type FlowModule, type RunOptions } from "./runtime/run.js"
 export { currentTime, currentTimeMillis, systemClock, type WeirClock } from "./runtime/clock.js"
 export { DISCARDED } from "./runtime/recovery.js"
 export type {

@@ -11,11 +11,13 @@ import { type Dataflow, isDataflow, typeName } from "../Dataflow.js"
 import { type WeirRecoveryError, WeirRuntimeError } from "../errors.js"
 import type { WeirClock } from "./clock.js"
 import { Execution } from "./execution.js"
+import { type FlowModule, runThreads } from "./threads/coordinator.js"
 import type { ClusterOptions, RunOptions } from "./options.js"
 import { buildPlan } from "./plan.js"
 import type { RecoveryStore } from "./recovery.js"
 
 export type { ClusterOptions, RunOptions } from "./options.js"
+export type { FlowModule } from "./threads/coordinator.js"
 
 const DEFAULT_EPOCH_INTERVAL = Duration.seconds(10)
 
@@ -110,27 +112,48 @@ export const run = (flow: Dataflow, options: RunOptions = {}): Effect.Effect<voi
 export const runMain = (flow: Dataflow, options: RunOptions = {}): Promise<void> => Effect.runPromise(run(flow, options))
 
 /**
- * Run a dataflow on several workers. Workers of one process run interleaved on
- * one thread, each owning the keys that hash to it (so results are those of a
- * real multi-worker run, without parallel speed-up yet). Several processes
- * (`addresses` with more than one entry) are not supported yet.
+ * Run a dataflow on several workers; resolves when it is done.
+ *
+ * Given a {@link FlowModule}, every worker is a `worker_thread` that imports
+ * the module and builds its own copy of the dataflow: real parallelism, one
+ * core per worker. Items crossing workers (before keyed steps, at
+ * `redistribute`, into partitioned sinks) are copied, and module-level state
+ * exists once per thread.
+ *
+ * Given a `Dataflow` object, the workers run interleaved on the calling
+ * thread instead: the same per-key results, no parallel speed-up, and
+ * in-memory sinks such as `TestingSink` keep working.
+ *
+ * Several processes (`addresses` with more than one entry) are not supported
+ * yet.
  *
  * @example
  * ```ts
+ * // Two threads, each importing ./flow.ts and running its export `flow`.
+ * await clusterMain({ module: new URL("./flow.ts", import.meta.url) }, { workersPerProcess: 2 })
+ * // Two workers interleaved on this thread.
  * await clusterMain(flow, { workersPerProcess: 2 })
  * ```
  * @since 0.1.0
  */
-export const clusterMain = (flow: Dataflow, options: ClusterOptions = {}): Promise<void> =>
+export const clusterMain = (flow: Dataflow | FlowModule, options: ClusterOptions = {}): Promise<void> =>
   Effect.runPromise(runCluster(flow, options))
 
 /**
- * {@link clusterMain} as an Effect.
+ * {@link clusterMain} as an Effect. Interrupting it stops every worker
+ * (threads close their sources and sinks, then exit).
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { runCluster } from "@weir/core"
+ *
+ * await Effect.runPromise(runCluster({ module: "flows/wordcount.ts" }, { workersPerProcess: 4 }))
+ * ```
  * @since 0.1.0
  */
 export const runCluster = (
-  flow: Dataflow,
+  flow: Dataflow | FlowModule,
   options: ClusterOptions = {}
 ): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> => {
   const workers = options.workersPerProcess ?? 1
@@ -147,5 +170,25 @@ export const runCluster = (
       })
     )
   }
-  return runWorkers(flow, options, workers)
+  if (isDataflow(flow)) return runWorkers(flow, options, workers)
+  if (!isFlowModule(flow)) {
+    return Effect.fail(
+      new WeirRuntimeError({
+        message: `expected a \`Dataflow\` or a flow module (\`{ module, export }\`) to run; got a \`${typeName(flow)}\` instead`
+      })
+    )
+  }
+  if (options.clock !== undefined) {
+    return Effect.fail(
+      new WeirRuntimeError({
+        message: "a custom `clock` can't be used with worker threads (each thread runs on the real clock); " +
+          "pass the Dataflow object instead of a flow module to run the workers interleaved on this thread"
+      })
+    )
+  }
+  return Effect.scoped(Effect.flatMap(epochIntervalOf(options), (epochInterval) =>
+    runThreads(flow, { workers, epochInterval, recovery: options.recovery })))
 }
+
+const isFlowModule = (u: unknown): u is FlowModule =>
+  typeof u === "object" && u !== null && (typeof (u as FlowModule).module === "string" || (u as FlowModule).module instanceof URL)
