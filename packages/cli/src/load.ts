@@ -111,6 +111,29 @@ const importWithTsx: ModuleImporter = async (url) => {
 }
 
 /**
+ * Parse `<file>[:<export>]` and find the file, without importing it (worker
+ * threads import it themselves). Fails with a {@link FlowLoadError} when the
+ * file is missing or is a directory.
+ *
+ * @example
+ * ```ts
+ * const { path, target } = locateFlow("flows.ts:make(2)", "/srv/app")  // path: "/srv/app/flows.ts"
+ * ```
+ * @since 0.2.0
+ */
+export const locateFlow = (spec: string, cwd: string = process.cwd()): { readonly path: string; readonly target: FlowTarget } => {
+  const target = parseTarget(spec)
+  const path = isAbsolute(target.file) ? target.file : resolve(cwd, target.file)
+  if (!existsSync(path)) {
+    throw new FlowLoadError(`cannot find dataflow file '${target.file}' (looked for ${path})`)
+  }
+  if (statSync(path).isDirectory()) {
+    throw new FlowLoadError(`'${target.file}' is a directory; name the module file, e.g. '${target.file}/index.ts'`)
+  }
+  return { path, target }
+}
+
+/**
  * Options of {@link loadFlow}.
  *
  * @since 0.1.0
@@ -141,15 +164,7 @@ export interface LoadOptions {
  * @since 0.1.0
  */
 export const loadFlow = async (spec: string, options: LoadOptions = {}): Promise<Dataflow> => {
-  const target = parseTarget(spec)
-  const cwd = options.cwd ?? process.cwd()
-  const path = isAbsolute(target.file) ? target.file : resolve(cwd, target.file)
-  if (!existsSync(path)) {
-    throw new FlowLoadError(`cannot find dataflow file '${target.file}' (looked for ${path})`)
-  }
-  if (statSync(path).isDirectory()) {
-    throw new FlowLoadError(`'${target.file}' is a directory; name the module file, e.g. '${target.file}/index.ts'`)
-  }
+  const { path, target } = locateFlow(spec, options.cwd)
 
   const importModule = options.importModule ?? importWithTsx
   let module: Record<string, unknown>

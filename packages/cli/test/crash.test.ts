@@ -21,7 +21,8 @@ const fixtures = fileURLToPath(new URL("./fixtures/", import.meta.url))
 const LINES = 40_000
 const KEYS = 50
 const BATCH = 20
-const KILLS = 20
+const DEFAULT_KILLS = 20
+const KILLS = DEFAULT_KILLS
 
 /** `k<i mod 50>,<1..97>`: positive values, so each key's running sums strictly increase and every output line is unique. */
 const inputLines = (): Array<string> => Array.from({ length: LINES }, (_, i) => `k${i % KEYS},${((i * 7) % 97) + 1}`)
@@ -83,10 +84,18 @@ const storedSums = (config: RecoveryConfigLike) =>
  * loading or resuming), the rest once its output has grown by a random amount (in the
  * middle of the work). Returns how many processes were killed.
  */
-const runWithKills = async (recovery: string, input: string, output: string): Promise<number> => {
+const runWithKills = async (
+  recovery: string,
+  input: string,
+  output: string,
+  options: { readonly kills?: number; readonly threads?: ReadonlyArray<number> } = {}
+): Promise<number> => {
   let kills = 0
+  const KILLS = options.kills ?? DEFAULT_KILLS
   for (let attempt = 0; attempt < KILLS + 20; attempt++) {
-    const child = spawn(process.execPath, [bin, "run", "crash.ts:flow", "-r", recovery, "-s", "0", "-b", "0"], {
+    // With `threads`, each run takes the next thread count (`-w N`): every resume is a rescale.
+    const threads = options.threads === undefined ? [] : ["-w", String(options.threads[attempt % options.threads.length])]
+    const child = spawn(process.execPath, [bin, "run", "crash.ts:flow", "-r", recovery, "-s", "0", "-b", "0", ...threads], {
       cwd: fixtures,
       env: { ...process.env, IN: input, OUT: output, BATCH: String(BATCH) },
       stdio: ["ignore", "pipe", "pipe"]
@@ -186,4 +195,41 @@ describe.each(stores)("weir run -r killed with SIGKILL ($name)", (kind) => {
     expect(finalState).toHaveLength(KEYS)
     expect(finalState).toEqual(await storedSums(reference.config))
   }, 240_000)
+})
+
+/** Per key, its output lines in order (threads write keys in another order, each key's in the same). */
+const perKey = (text: string): Map<string, Array<string>> => {
+  const out = new Map<string, Array<string>>()
+  for (const line of text.split("\n")) {
+    if (line === "") continue
+    const key = line.slice(0, line.indexOf(","))
+    let list = out.get(key)
+    if (list === undefined) out.set(key, (list = []))
+    list.push(line)
+  }
+  return out
+}
+
+describe("weir run -w N -r on worker threads, killed with SIGKILL (embedded)", () => {
+  it("survives kills with the thread count changing on every resume (2, 3, 1, 4): each key's lines exactly once, the same final state", async () => {
+    const dir = tmp("weir-crash-threads-")
+    const input = join(dir, "in.txt")
+    const lines = inputLines()
+    writeFileSync(input, lines.map((l) => `${l}\n`).join(""))
+    const reference = await stores[0].fresh()
+    await runMain(build(input, join(dir, "reference.txt"), BATCH), { epochInterval: 0, recovery: reference.config })
+
+    const crashed = await stores[0].fresh()
+    const output = join(dir, "out.txt")
+    const kills = await runWithKills(crashed.arg, input, output, { kills: 12, threads: [2, 3, 1, 4] })
+    expect(kills).toBeGreaterThanOrEqual(12)
+
+    const got = perKey(readFileSync(output, "utf8"))
+    const want = perKey(expectedOutput(lines))
+    expect(got.size).toBe(KEYS)
+    for (const [key, expectedLines] of want) expect(got.get(key), key).toEqual(expectedLines)
+    const finalState = await storedSums(crashed.config)
+    expect(finalState).toHaveLength(KEYS)
+    expect(finalState).toEqual(await storedSums(reference.config))
+  }, 300_000)
 })

@@ -1,8 +1,10 @@
 /**
  * `weir run`: load a dataflow and run it until its inputs end. The run is the
- * Effect `run` (or `runCluster` for several workers) on a forked fiber, so
- * Ctrl-C interrupts it: sources and sinks are closed and the process exits
- * with status 130. A second Ctrl-C exits at once.
+ * Effect `run` on a forked fiber — or, with `-w N` for N > 1, `runCluster`
+ * on N worker threads, each importing the flow module itself — so Ctrl-C
+ * interrupts it: sources and sinks are closed (in every thread) and the
+ * process exits with status 130 (143 for SIGTERM). A second Ctrl-C exits at
+ * once.
  *
  * @since 0.1.0
  */
@@ -13,7 +15,8 @@ import * as Option from "effect/Option"
 import { type ClusterOptions, run, runCluster } from "@weir/core"
 import { isPostgresUrl, type RunCommand } from "../args.js"
 import { type CliContext, formatError, loadOptions } from "../io.js"
-import { loadFlow } from "../load.js"
+import { pathToFileURL } from "node:url"
+import { loadFlow, locateFlow } from "../load.js"
 import { importRecoveryPackage } from "./recovery.js"
 
 /** Exit statuses for the signals `weir run` handles (128 + signal number, as shells report them). */
@@ -40,10 +43,16 @@ export const runOptions = async (command: RunCommand): Promise<ClusterOptions> =
 
 /** Run the command's dataflow; resolves to the process exit status. */
 export const runFlow = async (command: RunCommand, context: CliContext): Promise<number> => {
-  const flow = await loadFlow(command.target, loadOptions(context))
   const options = await runOptions(command)
-  const single = command.workersPerProcess === 1 && command.addresses === undefined
-  const program = single ? run(flow, options) : runCluster(flow, options)
+  let program
+  if (command.workersPerProcess > 1) {
+    // Each worker thread imports the module and builds the flow itself.
+    const { path, target } = locateFlow(command.target, context.cwd)
+    program = runCluster({ module: pathToFileURL(path), export: target.exportName, args: target.args }, options)
+  } else {
+    const flow = await loadFlow(command.target, loadOptions(context))
+    program = command.addresses === undefined ? run(flow, options) : runCluster(flow, options)
+  }
 
   // Handlers go in before the run starts: the fiber's first turns run synchronously inside runFork.
   let fiber: ReturnType<typeof Effect.runFork<void, unknown>> | undefined
