@@ -1,6 +1,6 @@
 // End-to-end: spawn `node bin/weir.js` as a user would.
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -186,4 +186,31 @@ describe("weir run", () => {
     expect(result.code).toBe(130)
     expect(result.stderr).toContain("interrupted")
   })
+
+  it.each([["SIGINT", 130], ["SIGTERM", 143]] as const)(
+    "on worker threads (-w 2), %s stops every thread promptly, closing each partition, with status %i",
+    async (signal, status) => {
+      const marks = mkdtempSync(join(tmpdir(), "weir-cli-marks-"))
+      const child = start(["run", "slow.ts:marked", "-w", "2"], { MARKS: marks })
+      const done = finished(child)
+      // Both threads are running once each has printed a tick (every tick is printed twice).
+      let seen = 0
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("no output within 20 s")), 20_000)
+        child.stdout!.on("data", (chunk: Buffer) => {
+          seen += chunk.toString().split("\n").filter((l) => l === "0").length
+          if (seen >= 2) {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+      })
+      const sent = Date.now()
+      child.kill(signal)
+      const result = await done
+      expect(Date.now() - sent).toBeLessThan(5_000)
+      expect(result.code).toBe(status)
+      expect(readdirSync(marks).sort()).toEqual(["closed-0", "closed-1"])
+    }
+  )
 })
