@@ -210,16 +210,16 @@ const perKey = (text: string): Map<string, Array<string>> => {
   return out
 }
 
-describe("weir run -w N -r on worker threads, killed with SIGKILL (embedded)", () => {
+describe.each(stores)("weir run -w N -r on worker threads, killed with SIGKILL ($name)", (kind) => {
   it("survives kills with the thread count changing on every resume (2, 3, 1, 4): each key's lines exactly once, the same final state", async () => {
     const dir = tmp("weir-crash-threads-")
     const input = join(dir, "in.txt")
     const lines = inputLines()
     writeFileSync(input, lines.map((l) => `${l}\n`).join(""))
-    const reference = await stores[0].fresh()
+    const reference = await kind.fresh()
     await runMain(build(input, join(dir, "reference.txt"), BATCH), { epochInterval: 0, recovery: reference.config })
 
-    const crashed = await stores[0].fresh()
+    const crashed = await kind.fresh()
     const output = join(dir, "out.txt")
     const kills = await runWithKills(crashed.arg, input, output, { kills: 12, threads: [2, 3, 1, 4] })
     expect(kills).toBeGreaterThanOrEqual(12)
