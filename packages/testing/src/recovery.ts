@@ -123,6 +123,19 @@ export class InMemoryRecovery implements RecoveryConfigLike {
     return Promise.resolve(this.statesBefore(stepId, this.resumePoint().epoch))
   }
 
+  /**
+   * The ids of the steps that have snapshots here, sorted (for assertions).
+   *
+   * @example
+   * ```ts
+   * await runMain(flow, { epochInterval: 0, recovery })
+   * for (const id of recovery.stepIds()) console.log(id, await recovery.statesOf(id))
+   * ```
+   */
+  stepIds(): Array<string> {
+    return [...this.snapshots.keys()].sort()
+  }
+
   /** Each key's newest state written before `epoch`, cloned; tombstoned keys left out. */
   private statesBefore(stepId: string, epoch: number): Map<string, unknown> {
     const out = new Map<string, unknown>()
