@@ -58,6 +58,28 @@ const moduleUrl = (m: string | URL): string => {
   return pathToFileURL(isAbsolute(m) ? m : resolve(process.cwd(), m)).href
 }
 
+/**
+ * The flags of this process a worker thread takes too: loaders and export
+ * conditions (so the flow module resolves as it does here) and warning
+ * options. Node refuses V8 and per-process flags (`--expose-gc`,
+ * `--max-old-space-size`, …) for a thread; those stay this thread's.
+ */
+const threadExecArgv = (): Array<string> => {
+  const out: Array<string> = []
+  const args = process.execArgv
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    const name = a.split("=")[0]!
+    if (["--import", "--require", "-r", "--loader", "--experimental-loader", "--conditions", "-C"].includes(name)) {
+      out.push(a)
+      if (!a.includes("=") && i + 1 < args.length) out.push(args[++i]!)
+    } else if (/^--(no-)?(warnings|deprecation|enable-source-maps|trace-warnings|experimental-[\w-]+)$/.test(name)) {
+      out.push(a)
+    }
+  }
+  return out
+}
+
 /** The entry script: the built one, or (running from TypeScript sources) one that loads them through tsx. */
 const entry = (): URL => new URL(import.meta.url.endsWith(".ts") ? "./dev-entry.mjs" : "./entry.js", import.meta.url)
 
@@ -110,7 +132,7 @@ const spawn = (flow: FlowModule, config: ThreadsConfig, events: Queue.Queue<Even
         const thread = new Worker(url, {
           workerData: data,
           transferList: own.filter((p): p is MessagePort => p !== undefined),
-          execArgv: process.execArgv.filter((a) => !a.startsWith("--inspect")),
+          execArgv: threadExecArgv(),
           name: `weir worker ${w}`
         })
         thread.on("message", (message: FromWorker) => Queue.offerUnsafe(events, { worker: w, message }))
