@@ -105,16 +105,21 @@ export class Channel {
 
   constructor(readonly peer: number, private readonly port: PortLike) {}
 
-  /** Add items for `step`/`port` at `epoch`; a full frame is queued at once. */
+  /**
+   * Add items for `step`/`port` at `epoch` (the channel may keep the array);
+   * a full frame is queued at once.
+   */
   add(step: number, port: number, epoch: number, stepId: string, items: Array<unknown>): void {
     const id = `${step}/${port}/${epoch}`
     let b = this.building.get(id)
     if (b === undefined) {
-      b = { step, port, epoch, stepId, items: [] }
+      b = { step, port, epoch, stepId, items }
       this.building.set(id, b)
+    } else {
+      const into = b.items
+      for (let i = 0; i < items.length; i++) into.push(items[i])
     }
     const into = b.items
-    for (let i = 0; i < items.length; i++) into.push(items[i])
     if (into.length >= FRAME_ITEMS) {
       this.building.delete(id)
       this.enqueueFrame(b)

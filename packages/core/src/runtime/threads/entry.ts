@@ -92,10 +92,18 @@ const main = async (): Promise<void> => {
   const partitioned = plan.steps.filter((s) =>
     (s.kernel.kind === "input" && isFixedSource(s.kernel.source)) || (s.kernel.kind === "output" && isFixedSink(s.kernel.sink))
   ).map((s) => s.stepId)
+  // Asked to stop while the module was loading: nothing is open yet.
+  if (early.some((m) => m.t === "stop")) {
+    send({ t: "stopped" })
+    return
+  }
   const start = await new Promise<Extract<ToWorker, { t: "start" }>>((resolve) => {
     onMessage = (m) => {
       if (m.t === "start") resolve(m)
-      else if (m.t === "stop") process.exit(0)
+      else if (m.t === "stop") {
+        send({ t: "stopped" })
+        hangUp()
+      }
       else early.push(m)
     }
     send({ t: "ready", flowId: flow.id, stateful, partitioned })

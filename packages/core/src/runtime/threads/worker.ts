@@ -396,7 +396,8 @@ export class ThreadExecution extends Engine {
         this.owed[p] = 0
       }
     }
-    this.lastTurnBusy = busy
+    // A sink's snapshot waiting for its writes: turn again as soon as they are done.
+    this.lastTurnBusy = busy || this.waitsForWrites
     return busy
   }
 
