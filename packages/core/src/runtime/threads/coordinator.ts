@@ -200,12 +200,14 @@ class FullSnapshots {
   /** Epoch `epoch` was written: `entries` per step, and the keys held after it. */
   written(epoch: number, entries: ReadonlyMap<string, number>, live: ReadonlyMap<string, number>): void {
     for (const [id, n] of entries) {
+      // Only stateful steps: sources and sinks are written in full every time.
+      if (!this.logged.has(id)) continue
       const at = this.pendingAt.get(id)
       if (at !== undefined && epoch < at) continue
       if (at !== undefined && epoch >= at) this.pendingAt.delete(id)
       this.logged.set(id, (this.logged.get(id) ?? 0) + n)
     }
-    for (const [id, n] of live) this.live.set(id, n)
+    for (const [id, n] of live) if (this.live.has(id)) this.live.set(id, n)
   }
 
   /** Epoch `epoch` was skipped (nothing changed): a full snapshot decided for it is decided again. */
