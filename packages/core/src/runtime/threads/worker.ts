@@ -206,8 +206,12 @@ export class ThreadExecution extends Engine {
   /** Step `step` passed `epoch`: its snapshot of it joins that epoch's commit. */
   private closed(step: number, epoch: number): void {
     if (!this.wiring.tracking) return
+    this.snapshotInto(this.pendingAt(epoch), step, epoch)
+  }
+
+  /** Add step `step`'s snapshot of `epoch` (partitions, keys or sink positions) to `commit`. */
+  private snapshotInto(commit: Pending, step: number, epoch: number): void {
     const planned = this.plan.steps[step]!
-    const commit = this.pendingAt(epoch)
     switch (planned.kernel.kind) {
       case "input": {
         const keys: Array<string> = []
@@ -506,19 +510,7 @@ export class ThreadExecution extends Engine {
         const commit: Pending = { steps: [], transfer: [], live: [], dirty: true }
         yield* Effect.try({
           try: () => {
-            for (const s of ex.plan.steps) {
-              const k = s.kernel.kind
-              if (k === "statefulBatch") {
-                const full = ex.directives.get(fin)?.has(s.stepId) ?? false
-                ex.snapshotStateful(commit, ex.workers[0]!.steps[s.index] as StatefulStep, full)
-              } else if (k === "input" || ex.sinkAt.has(s.index)) {
-                const at = ex.pendingAt(fin)
-                ex.closed(s.index, fin)
-                commit.steps.push(...at.steps)
-                commit.transfer.push(...at.transfer)
-                ex.commits.delete(fin)
-              }
-            }
+            for (const s of ex.plan.steps) ex.snapshotInto(commit, s.index, fin)
           },
           catch: asRuntimeError
         })
