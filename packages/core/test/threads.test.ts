@@ -68,18 +68,18 @@ describe("worker threads", () => {
 
   it("a slow thread holds back the others: they read no faster than it takes in, and memory stays bounded", async () => {
     const out = fresh()
-    await clusterMain(threads("slowWorker", [out, 50_000, 20]), { workersPerProcess: 2, epochInterval: 100 })
+    await clusterMain(threads("slowWorker", [out, 50_000, 30]), { workersPerProcess: 2, epochInterval: 100 })
     const slow = JSON.parse(readFileSync(join(out, "worker-1.done"), "utf8")) as { n: number; at: number }
     const fast = JSON.parse(readFileSync(join(out, "worker-0.done"), "utf8")) as { n: number; at: number }
     expect(slow.n + fast.n).toBe(200_000)
-    // Worker 0 reads partitions p0 and p2; half their keys are worker 1's, which takes 20 µs per item.
+    // Worker 0 reads partitions p0 and p2; half their keys are worker 1's, which takes 30 µs per item.
     for (const name of ["part-0", "part-2"]) {
       const file = join(out, `progress-${name}.json`)
       expect(existsSync(file)).toBe(true)
       const p = JSON.parse(readFileSync(file, "utf8")) as { read: number; endedAfterMs: number; maxArrayBuffers: number }
       expect(p.read).toBe(50_000)
       // Unchecked, worker 0 would read its 100,000 items in a fraction of a second and queue
-      // worker 1's half; held back, it ends with worker 1 (~100,000 × 20 µs ≈ 2 s).
+      // worker 1's half; held back, it ends near worker 1 (~100,000 × 30 µs ≈ 3 s).
       expect(p.endedAfterMs).toBeGreaterThan(1000)
       expect(p.maxArrayBuffers).toBeLessThan(64 * 1024 * 1024)
     }
