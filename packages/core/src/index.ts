@@ -51,6 +51,15 @@ export { stableHash } from "./internal/hash.js"
 export { clusterMain, run, runCluster, runMain, type ClusterOptions, type FlowModule, type RunOptions } from "./runtime/run.js"
 export { currentTime, currentTimeMillis, systemClock, type WeirClock } from "./runtime/clock.js"
 export { DISCARDED } from "./runtime/recovery.js"
+export {
+  type EpochClosed,
+  type RunObserver,
+  setDefaultLayer,
+  StepSpanSampling,
+  type ThreadTracing,
+  ThreadTracingSpec
+} from "./runtime/observability.js"
+export { readingsOf as metricReadings, type MetricReading } from "./runtime/metrics.js"
 export type {
   EpochCommit,
   RecoveryConfigLike,

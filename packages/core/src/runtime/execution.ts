@@ -10,13 +10,18 @@
  * flows synchronously through the steps to the sinks), close the epoch when
  * its interval has passed, and sleep until something is due when idle.
  */
+import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import type * as Tracer from "effect/Tracer"
 import type * as Scope from "effect/Scope"
 import type { WeirRecoveryError } from "../errors.js"
 import type { WeirRuntimeError } from "../errors.js"
 import { nowMillis, setActiveClock, type WeirClock } from "./clock.js"
 import { routerFor, splitBatch } from "./exchange.js"
+import { commitSeconds } from "./metrics.js"
+import type { RunObserver } from "./observability.js"
 import type { Exchange, Plan } from "./plan.js"
 import type { RecoveryStore, StepSnapshots } from "./recovery.js"
 import { ownerOf } from "./routing.js"
@@ -29,6 +34,11 @@ export interface ExecutionConfig {
   readonly workerCount: number
   /** The opened recovery store, or none without recovery. */
   readonly store: RecoveryStore | undefined
+  readonly context: Context.Context<never>
+  readonly tracer: Tracer.Tracer
+  readonly stepSpanSampling: number
+  readonly parentSpan: Tracer.AnySpan | undefined
+  readonly observe: RunObserver | undefined
 }
 
 /** Writes in flight above this make the loop wait before polling again. */
@@ -58,6 +68,10 @@ export class Execution extends Engine {
   private constructor(plan: Plan, private readonly config: ExecutionConfig) {
     super(plan, {
       clock: config.clock,
+      context: config.context,
+      tracer: config.tracer,
+      stepSpanSampling: config.stepSpanSampling,
+      parentSpan: config.parentSpan,
       workerCount: config.workerCount,
       localWorkers: Array.from({ length: config.workerCount }, (_, w) => w),
       tracking: config.store !== undefined
@@ -85,6 +99,7 @@ export class Execution extends Engine {
       const now = config.clock.now()
       for (const p of ex.partitions) p.start(now)
       ex.epochStartedAt = now
+      ex.nextEpochSpan(ex.epoch)
       return ex
     })
   }
@@ -103,14 +118,21 @@ export class Execution extends Engine {
   protected exchangeEmitter(w: Worker, step: number, port: number, exchange: Exchange): Emit {
     const owners = this.workers.map((o) => o.steps[step]!)
     // A partitioned sink's step is shared by the thread's workers: nothing to route.
-    if (exchange === "partition") return (batch) => owners[w.workerIndex]!.push(port, batch)
+    if (exchange === "partition") {
+      return (batch) => {
+        this.countIn(w.local, step, batch.length)
+        this.pushTo(owners[w.workerIndex]!, port, batch)
+      }
+    }
     const n = owners.length
     const route = routerFor(exchange, n, undefined, 0)
     return (batch) => {
       const parts = splitBatch(batch, n, route)
       for (let o = 0; o < n; o++) {
         const part = parts[o]
-        if (part !== undefined) owners[o]!.push(port, part)
+        if (part === undefined) continue
+        this.countIn(o, step, part.length)
+        this.pushTo(owners[o]!, port, part)
       }
     }
   }
@@ -176,6 +198,14 @@ export class Execution extends Engine {
 
   /** Run until every input has ended (or an abort). */
   loop(): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> {
+    return Effect.onExit(this.run(), (exit) =>
+      Effect.sync(() => {
+        this.publishMetrics(Date.now(), true, () => this.epoch)
+        this.endEpochSpan(exit._tag === "Failure" ? Cause.squash(exit.cause) : undefined)
+      }))
+  }
+
+  private run(): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> {
     const ex = this
     const clock = this.config.clock
     return Effect.gen(function*() {
@@ -193,6 +223,7 @@ export class Execution extends Engine {
           yield* ex.awaitCommit()
           return
         }
+        ex.publishMetrics(Date.now(), false, () => ex.epoch)
         yield* ex.closeEnded()
         if (turn === "finish") {
           yield* ex.finish()
@@ -236,19 +267,45 @@ export class Execution extends Engine {
     return Effect.gen(function*() {
       yield* ex.drainWrites()
       const store = ex.config.store
+      let commitMs: number | undefined
       if (ex.dirty && store !== undefined) {
+        const started = performance.now()
         if (store.pipelined === true) {
           yield* ex.awaitCommit()
           // Snapshots now, at the epoch boundary; the store writes them while the next epoch runs.
           const snapshots = yield* ex.takeSnapshots()
-          ex.inFlightCommit = yield* Effect.forkChild(ex.write(ex.epoch, snapshots))
+          ex.inFlightCommit = yield* Effect.forkChild(ex.commitSpan(ex.epoch, ex.write(ex.epoch, snapshots)))
         } else {
-          yield* ex.commit(ex.epoch)
+          yield* ex.commitSpan(ex.epoch, ex.commit(ex.epoch))
         }
+        commitMs = performance.now() - started
+        commitSeconds.updateUnsafe(commitMs / 1000, ex.config.context)
       }
+      ex.epochClosed(commitMs)
       ex.dirty = false
       ex.epoch++
       ex.epochStartedAt = ex.config.clock.now()
+      ex.nextEpochSpan(ex.epoch)
+    })
+  }
+
+  /** Items read when the last epoch closed (for the epoch hook). */
+  private readAtLastClose = 0
+
+  private epochClosed(commitMs: number | undefined): void {
+    this.publishMetrics(Date.now(), true, () => this.epoch)
+    const read = this.counters.itemsRead
+    const itemsIn = read - this.readAtLastClose
+    this.readAtLastClose = read
+    this.config.observe?.epochClosed?.({ epoch: this.epoch, itemsIn, commitMs })
+  }
+
+  /** `commit` in a `weir.commit` span under the epoch's span. */
+  private commitSpan<E>(epoch: number, commit: Effect.Effect<void, E>): Effect.Effect<void, E> {
+    const parent = this.epochSpan
+    return Effect.withSpan(commit, "weir.commit", {
+      attributes: { "weir.epoch": epoch },
+      ...(parent === undefined ? {} : { parent })
     })
   }
 
@@ -395,7 +452,14 @@ export class Execution extends Engine {
         setActiveClock(prev)
       }
       yield* ex.drainWrites()
-      if (ex.config.store !== undefined) yield* ex.commit(ex.epoch)
+      let commitMs: number | undefined
+      if (ex.config.store !== undefined) {
+        const started = performance.now()
+        yield* ex.commitSpan(ex.epoch, ex.commit(ex.epoch))
+        commitMs = performance.now() - started
+        commitSeconds.updateUnsafe(commitMs / 1000, ex.config.context)
+      }
+      ex.epochClosed(commitMs)
       yield* ex.closeAll()
     })
   }

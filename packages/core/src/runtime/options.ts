@@ -1,5 +1,6 @@
 import type * as Duration from "effect/Duration"
 import type { WeirClock } from "./clock.js"
+import type { RunObserver } from "./observability.js"
 import type { RecoveryConfigLike } from "./recovery.js"
 
 /**
@@ -14,6 +15,8 @@ export interface RunOptions {
   readonly recovery?: RecoveryConfigLike | undefined
   /** The clock for the run; default: Effect's `Clock` (virtual under `TestClock`). */
   readonly clock?: WeirClock | undefined
+  /** Hooks to watch the run by (its start, each closed epoch). */
+  readonly observe?: RunObserver | undefined
 }
 
 /**

@@ -10,7 +10,10 @@ import * as Effect from "effect/Effect"
 import { type Dataflow, isDataflow, typeName } from "../Dataflow.js"
 import { type WeirRecoveryError, WeirRuntimeError } from "../errors.js"
 import type { WeirClock } from "./clock.js"
+import * as Option from "effect/Option"
+import { toJSON } from "../visualize.js"
 import { Execution } from "./execution.js"
+import { getDefaultLayer, StepSpanSampling } from "./observability.js"
 import { type FlowModule, runThreads } from "./threads/coordinator.js"
 import type { ClusterOptions, RunOptions } from "./options.js"
 import { buildPlan } from "./plan.js"
@@ -66,12 +69,19 @@ const runWorkers = (
       const store: RecoveryStore | undefined = options.recovery === undefined
         ? undefined
         : yield* options.recovery.open({ flowId: flow.id, workerCount, epochInterval })
+      const context = yield* Effect.context<never>()
       const execution = yield* Execution.make(plan, {
         clock,
         epochIntervalMs: Duration.toMillis(epochInterval),
         workerCount,
-        store
+        store,
+        context,
+        tracer: yield* Effect.tracer,
+        stepSpanSampling: yield* StepSpanSampling,
+        parentSpan: Option.getOrUndefined(yield* Effect.option(Effect.currentSpan)),
+        observe: options.observe
       })
+      options.observe?.started?.(toJSON(flow))
       yield* execution.loop()
     })
   )
@@ -109,7 +119,13 @@ export const run = (flow: Dataflow, options: RunOptions = {}): Effect.Effect<voi
  * ```
  * @since 0.1.0
  */
-export const runMain = (flow: Dataflow, options: RunOptions = {}): Promise<void> => Effect.runPromise(run(flow, options))
+export const runMain = (flow: Dataflow, options: RunOptions = {}): Promise<void> => Effect.runPromise(withDefaultLayer(run(flow, options)))
+
+/** Provide the layer `setupTracing` installed (see `setDefaultLayer`), if any. */
+const withDefaultLayer = <A, E>(program: Effect.Effect<A, E>): Effect.Effect<A, E> => {
+  const layer = getDefaultLayer()
+  return layer === undefined ? program : Effect.provide(program, layer)
+}
 
 /**
  * Run a dataflow on several workers; resolves when it is done.
@@ -137,7 +153,7 @@ export const runMain = (flow: Dataflow, options: RunOptions = {}): Promise<void>
  * @since 0.1.0
  */
 export const clusterMain = (flow: Dataflow | FlowModule, options: ClusterOptions = {}): Promise<void> =>
-  Effect.runPromise(runCluster(flow, options))
+  Effect.runPromise(withDefaultLayer(runCluster(flow, options)))
 
 /**
  * {@link clusterMain} as an Effect. Interrupting it stops every worker
@@ -187,7 +203,7 @@ export const runCluster = (
     )
   }
   return Effect.scoped(Effect.flatMap(epochIntervalOf(options), (epochInterval) =>
-    runThreads(flow, { workers, epochInterval, recovery: options.recovery })))
+    runThreads(flow, { workers, epochInterval, recovery: options.recovery, observe: options.observe })))
 }
 
 const isFlowModule = (u: unknown): u is FlowModule =>

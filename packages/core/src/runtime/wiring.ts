@@ -9,7 +9,9 @@
  * interleaved one (all workers on this thread, `execution.ts`) and the
  * threaded one (one worker per thread, `threads/worker.ts`).
  */
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Tracer from "effect/Tracer"
 import { typeName } from "../Dataflow.js"
 import type { WeirRecoveryError } from "../errors.js"
 import { WeirRuntimeError } from "../errors.js"
@@ -20,6 +22,8 @@ import { isAsync, stepError, toEffect } from "./async.js"
 import type { WeirClock } from "./clock.js"
 import { FusedStep, fusableChains } from "./fusion.js"
 import { type Exchange, isFixedSink, isFixedSource, type Plan, type PlannedStep } from "./plan.js"
+import { epochGauge, setGauge, stateKeys, StepCounters } from "./metrics.js"
+import { endSpan, startSpan } from "./observability.js"
 import { partitionOwner } from "./routing.js"
 import { DynamicOutputStep, naturalCompare, PartitionedOutputStep, PendingWrites, SerialWriter, SinkPartitionSlot } from "./sinks.js"
 import { findUncloneable } from "./snapshotCheck.js"
@@ -42,7 +46,12 @@ export class Worker implements WorkerView {
   readonly steps: Array<RuntimeStep | undefined> = []
   /** For each stream: push a batch to its consumers (through the exchange they need). */
   readonly emitters: Array<Emit> = []
-  constructor(readonly workerIndex: number, private readonly engine: Engine) {}
+  constructor(
+    readonly workerIndex: number,
+    /** Its place among this thread's workers. */
+    readonly local: number,
+    private readonly engine: Engine
+  ) {}
   get epoch(): number {
     return this.engine.currentEpoch
   }
@@ -51,6 +60,13 @@ export class Worker implements WorkerView {
 /** What the wiring needs to know of the run. */
 export interface WiringConfig {
   readonly clock: WeirClock
+  /** The run's Effect context (its metric registry). */
+  readonly context: Context.Context<never>
+  /** The run's tracer, and the share of step batches that get a span. */
+  readonly tracer: Tracer.Tracer
+  readonly stepSpanSampling: number
+  /** The span the run's spans nest under, if any. */
+  readonly parentSpan: Tracer.AnySpan | undefined
   /** Workers of the whole execution. */
   readonly workerCount: number
   /** The workers of this thread (global indices). */
@@ -73,13 +89,74 @@ export abstract class Engine {
   /** Partitions that ended in the last turn, to close right away. */
   protected readonly endedNow: Array<InputPartition> = []
   protected wakeUp: (() => void) | undefined = undefined
+  /** Items in and out of every step, counted per batch. */
+  readonly counters: StepCounters
 
   constructor(readonly plan: Plan, readonly wiring: WiringConfig) {
     this.byIndex.length = wiring.workerCount
-    for (const w of wiring.localWorkers) {
-      const worker = new Worker(w, this)
+    wiring.localWorkers.forEach((w, local) => {
+      const worker = new Worker(w, local, this)
       this.workers.push(worker)
       this.byIndex[w] = worker
+    })
+    this.counters = new StepCounters(plan, wiring.localWorkers)
+  }
+
+  /** The span of the epoch being processed (steps' spans nest under it). */
+  protected epochSpan: Tracer.Span | undefined = undefined
+
+  /** Count `n` items into step `step` on the `local`-th worker. */
+  protected countIn(local: number, step: number, n: number): void {
+    this.counters.in[this.counters.slot(local, step)] += n
+  }
+
+  /** Push a batch into `target` (step `step`), in a sampled `weir.step` span. */
+  protected pushTo(target: RuntimeStep, port: number, batch: Array<unknown>): void {
+    const sampling = this.wiring.stepSpanSampling
+    if (sampling === 0 || Math.random() >= sampling) {
+      target.push(port, batch)
+      return
+    }
+    const span = startSpan(this.wiring.tracer, "weir.step", this.epochSpan ?? this.wiring.parentSpan, {
+      "weir.step_id": target.stepId,
+      "weir.items": batch.length
+    })
+    try {
+      target.push(port, batch)
+    } catch (e) {
+      endSpan(span, e)
+      throw e
+    }
+    endSpan(span)
+  }
+
+  /** Start the span of epoch `epoch`, ending the previous one. */
+  protected nextEpochSpan(epoch: number): void {
+    if (this.epochSpan !== undefined) endSpan(this.epochSpan)
+    this.epochSpan = startSpan(this.wiring.tracer, "weir.epoch", this.wiring.parentSpan, { "weir.epoch": epoch })
+  }
+
+  /** End the epoch span, with the error that stopped the run if any. */
+  protected endEpochSpan(error?: unknown): void {
+    if (this.epochSpan === undefined) return
+    endSpan(this.epochSpan, error)
+    this.epochSpan = undefined
+  }
+
+  /**
+   * Publish the counts (when due, or `force`) and the gauges: each worker's
+   * epoch and each stateful step's keys.
+   */
+  protected publishMetrics(now: number, force: boolean, epochOf: (w: Worker) => number): void {
+    const ctx = this.wiring.context
+    if (!this.counters.publish(ctx, now, force)) return
+    for (const w of this.workers) {
+      const worker = String(w.workerIndex)
+      setGauge(epochGauge, { worker }, epochOf(w), ctx)
+      for (const s of this.plan.steps) {
+        if (s.kernel.kind !== "statefulBatch") continue
+        setGauge(stateKeys, { step_id: s.stepId, worker }, (w.steps[s.index] as StatefulStep).liveCount, ctx)
+      }
     }
   }
 
@@ -112,11 +189,20 @@ export abstract class Engine {
   private buildStep(step: PlannedStep): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> {
     const engine = this
     const k = step.kernel
+    const counts = this.counters.out
     const emitFor = (w: Worker, port: number): Emit => {
       const out = step.outputs[port]
-      if (out === undefined || this.plan.consumers[out.stream]!.length === 0) return () => {}
+      const slot = this.counters.slot(w.local, step.index)
+      if (out === undefined || this.plan.consumers[out.stream]!.length === 0) {
+        return (batch) => {
+          counts[slot] += batch.length
+        }
+      }
       const s = out.stream
-      return (batch) => w.emitters[s]!(batch)
+      return (batch) => {
+        counts[slot] += batch.length
+        w.emitters[s]!(batch)
+      }
     }
     return Effect.gen(function*() {
       switch (k.kind) {
@@ -170,9 +256,19 @@ export abstract class Engine {
       const stages = steps.map((s) => (s.kernel as { readonly stage: ItemStage }).stage)
       const ids = steps.map((s) => s.stepId)
       const tail = steps[steps.length - 1]!
+      const counts = this.counters.out
       for (const w of this.workers) {
         const s = tail.outputs[0]!.stream
-        const emit: Emit = this.plan.consumers[s]!.length === 0 ? () => {} : (batch) => w.emitters[s]!(batch)
+        // What the chain emits counts as the tail's output (its inner steps are not counted).
+        const slot = this.counters.slot(w.local, tail.index)
+        const emit: Emit = this.plan.consumers[s]!.length === 0
+          ? (batch) => {
+            counts[slot] += batch.length
+          }
+          : (batch) => {
+            counts[slot] += batch.length
+            w.emitters[s]!(batch)
+          }
         w.steps[chain[0]!] = new FusedStep(ids[0]!, stages, ids, emit)
       }
     }
@@ -186,7 +282,12 @@ export abstract class Engine {
           const exchange = this.plan.steps[step]!.exchange
           if (exchange === "none" || this.workerCount === 1) {
             const target = w.steps[step]!
-            return (batch: Array<unknown>) => target.push(port, batch)
+            const counts = this.counters.in
+            const slot = this.counters.slot(w.local, step)
+            return (batch: Array<unknown>) => {
+              counts[slot] += batch.length
+              this.pushTo(target, port, batch)
+            }
           }
           return this.exchangeEmitter(w, step, port, exchange)
         })
@@ -201,11 +302,21 @@ export abstract class Engine {
     }
   }
 
+  /** The emitter of an input step's partition read by `worker`. */
   protected emitterOf(step: PlannedStep, worker: number): Emit {
     const s = step.outputs[0]!.stream
     const w = this.byIndex[worker]!
-    if (this.plan.consumers[s]!.length === 0) return () => {}
-    return (batch) => w.emitters[s]!(batch)
+    const counts = this.counters.out
+    const slot = this.counters.slot(w.local, step.index)
+    if (this.plan.consumers[s]!.length === 0) {
+      return (batch) => {
+        counts[slot] += batch.length
+      }
+    }
+    return (batch) => {
+      counts[slot] += batch.length
+      w.emitters[s]!(batch)
+    }
   }
 
   private buildFixedSource(step: PlannedStep, source: FixedPartitionedSource<unknown, unknown>) {

@@ -17,6 +17,8 @@ import { WeirRecoveryError, WeirRuntimeError } from "../../errors.js"
 import { decodeBatch, encodeBatch } from "../codec.js"
 import type { RecoveryConfigLike, RecoveryStore, StepSnapshots } from "../recovery.js"
 import { DISCARDED } from "../recovery.js"
+import { applyReadings, commitSeconds } from "../metrics.js"
+import { type RunObserver, StepSpanSampling, type ThreadTracing, ThreadTracingSpec } from "../observability.js"
 import { ownerOf } from "../routing.js"
 import type { FromWorker, ToWorker, WireError, WireSnapshots, WorkerData } from "./protocol.js"
 
@@ -46,6 +48,7 @@ export interface ThreadsConfig {
   readonly workers: number
   readonly epochInterval: Duration.Duration
   readonly recovery: RecoveryConfigLike | undefined
+  readonly observe: RunObserver | undefined
 }
 
 type Event =
@@ -103,7 +106,13 @@ const rebuildError = (e: WireError, worker: number): WeirRuntimeError | WeirReco
 }
 
 /** Start the worker threads (in `scope`: closing it stops them all). */
-const spawn = (flow: FlowModule, config: ThreadsConfig, events: Queue.Queue<Event>) =>
+const spawn = (
+  flow: FlowModule,
+  config: ThreadsConfig,
+  events: Queue.Queue<Event>,
+  tracing: ThreadTracing | undefined,
+  stepSpanSampling: number
+) =>
   Effect.acquireRelease(
     Effect.sync(() => {
       const n = config.workers
@@ -127,7 +136,9 @@ const spawn = (flow: FlowModule, config: ThreadsConfig, events: Queue.Queue<Even
           workers: n,
           epochIntervalMs: Duration.toMillis(config.epochInterval),
           tracking: config.recovery !== undefined,
-          ports: own
+          ports: own,
+          tracing,
+          stepSpanSampling
         }
         const thread = new Worker(url, {
           workerData: data,
@@ -220,6 +231,42 @@ class FullSnapshots {
   }
 }
 
+/**
+ * Tells the run's observer of each epoch once every worker passed it (and,
+ * with a store, once it was written, with the commit's time).
+ */
+class EpochReports {
+  private readonly pending = new Map<number, { workers: number; itemsIn: number; commitMs: number | undefined; written: boolean }>()
+  constructor(private readonly n: number, private readonly tracking: boolean, private readonly observe: RunObserver | undefined) {}
+
+  private at(epoch: number) {
+    let p = this.pending.get(epoch)
+    if (p === undefined) this.pending.set(epoch, (p = { workers: 0, itemsIn: 0, commitMs: undefined, written: false }))
+    return p
+  }
+
+  closedOn(epoch: number, itemsIn: number): void {
+    const p = this.at(epoch)
+    p.workers++
+    p.itemsIn += itemsIn
+    this.report(epoch)
+  }
+
+  committed(epoch: number, ms: number | undefined): void {
+    const p = this.at(epoch)
+    p.written = true
+    p.commitMs = ms
+    this.report(epoch)
+  }
+
+  private report(epoch: number): void {
+    const p = this.pending.get(epoch)!
+    if (p.workers < this.n || (this.tracking && !p.written)) return
+    this.pending.delete(epoch)
+    this.observe?.epochClosed?.({ epoch, itemsIn: p.itemsIn, commitMs: p.commitMs })
+  }
+}
+
 const toSnapshots = (w: WireSnapshots): StepSnapshots => {
   const states = decodeBatch(w.states)
   for (const i of w.discarded) states[i] = DISCARDED
@@ -237,7 +284,9 @@ export const runThreads = (
   Effect.gen(function*() {
     const n = config.workers
     const events = yield* Queue.unbounded<Event>()
-    const threads = yield* spawn(flow, config, events)
+    const context = yield* Effect.context<never>()
+    const tracing = yield* ThreadTracingSpec
+    const threads = yield* spawn(flow, config, events, tracing, tracing === undefined ? 0 : yield* StepSpanSampling)
     const post = (w: number, m: ToWorker, transfer?: Array<ArrayBuffer>) => threads[w]!.postMessage(m, transfer)
     const next = Effect.flatMap(Queue.take(events), (ev) => {
       if ("crashed" in ev) {
@@ -303,6 +352,7 @@ export const runThreads = (
         }
       }
     }
+    config.observe?.started?.(first.graph)
     const fulls = new FullSnapshots(first.stateful, restored)
     for (let w = 0; w < n; w++) post(w, { t: "start", epoch, states: perWorker[w]! }, transfers[w]!)
     const directive = (e: number) => {
@@ -311,6 +361,7 @@ export const runThreads = (
     }
     if (store !== undefined) for (let e = epoch; e < epoch + EPOCHS_AHEAD; e++) directive(e)
 
+    const epochs = new EpochReports(n, store !== undefined, config.observe)
     // Commits, in epoch order, each once every worker sent its own.
     const commits = new Map<number, Array<Extract<FromWorker, { t: "commit" }> | undefined>>()
     let toWrite = epoch
@@ -323,6 +374,7 @@ export const runThreads = (
         commits.delete(toWrite)
         const all = at as Array<Extract<FromWorker, { t: "commit" }>>
         if (all.some((c) => c.dirty || c.final)) {
+          const started = performance.now()
           const entries = new Map<string, number>()
           const live = new Map<string, number>()
           for (let w = 0; w < n; w++) {
@@ -333,8 +385,12 @@ export const runThreads = (
             yield* store!.commit({ worker: w, epoch: toWrite, frontier: toWrite + 1, steps })
           }
           fulls.written(toWrite, entries, live)
+          const ms = performance.now() - started
+          commitSeconds.updateUnsafe(ms / 1000, context)
+          epochs.committed(toWrite, ms)
         } else {
           fulls.skipped(toWrite)
+          epochs.committed(toWrite, undefined)
         }
         if (all.some((c) => c.final)) finalEpoch = toWrite
         toWrite++
@@ -342,9 +398,16 @@ export const runThreads = (
       }
     })
 
+    const seen = new Map<string, number>()
     for (;;) {
       const { message: m, worker } = yield* next
       switch (m.t) {
+        case "metrics":
+          applyReadings(m.readings, seen, context)
+          break
+        case "epoch":
+          epochs.closedOn(m.epoch, m.itemsIn)
+          break
         case "commit": {
           if (store === undefined) break
           let at = commits.get(m.epoch)

@@ -13,7 +13,10 @@ import { parentPort, workerData } from "node:worker_threads"
 import { isDataflow, typeName } from "../../Dataflow.js"
 import { WeirRecoveryError, WeirRuntimeError } from "../../errors.js"
 import { decodeBatch } from "../codec.js"
+import { toJSON } from "../../visualize.js"
 import { buildPlan, isFixedSink, isFixedSource } from "../plan.js"
+import * as Layer from "effect/Layer"
+import * as OptionM from "effect/Option"
 import type { FromWorker, ToWorker, WireError, WorkerData } from "./protocol.js"
 import { ThreadExecution } from "./worker.js"
 
@@ -106,14 +109,29 @@ const main = async (): Promise<void> => {
       }
       else early.push(m)
     }
-    send({ t: "ready", flowId: flow.id, stateful, partitioned })
+    send({ t: "ready", flowId: flow.id, stateful, partitioned, graph: toJSON(flow) })
   })
   const states = new Map<string, Map<string, unknown>>()
   for (const [stepId, pairs] of start.states) states.set(stepId, new Map(decodeBatch(pairs) as Array<[string, unknown]>))
   const clock = { now: () => Date.now(), sleep: (ms: number) => Effect.sleep(ms) }
   let ex: ThreadExecution | undefined
+  // Tracing in this thread, the way the calling thread's run is traced.
+  let tracing: Layer.Layer<never> = Layer.empty
+  if (data.tracing !== undefined) {
+    try {
+      const mod = (await import(data.tracing.module)) as { threadLayer: (options: unknown) => Layer.Layer<never> }
+      tracing = mod.threadLayer(data.tracing.options)
+    } catch (e) {
+      send({ t: "error", error: wireError(new WeirRuntimeError({ message: `can't set tracing up in worker ${data.worker}: ${String(e)}`, cause: e })) })
+      return
+    }
+  }
   const program = Effect.scoped(Effect.gen(function*() {
     ex = yield* ThreadExecution.make(plan, {
+      context: yield* Effect.context<never>(),
+      tracer: yield* Effect.tracer,
+      stepSpanSampling: data.stepSpanSampling,
+      parentSpan: OptionM.getOrUndefined(yield* Effect.option(Effect.currentSpan)),
       clock,
       epochIntervalMs: data.epochIntervalMs,
       worker: data.worker,
@@ -127,7 +145,7 @@ const main = async (): Promise<void> => {
     for (const m of early.splice(0)) ex.onCoordinator(m)
     return yield* ex.loop()
   }))
-  const fiber = Effect.runFork(program)
+  const fiber = Effect.runFork(Effect.provide(program, tracing))
   let stopping = false
   onMessage = (m) => {
     if (m.t === "stop") {

@@ -13,6 +13,9 @@
  * full there). A run ends with `done` from every worker, or an `error`.
  */
 import type { MessagePort } from "node:worker_threads"
+import type { RenderedDataflow } from "../../visualize.js"
+import type { MetricReading } from "../metrics.js"
+import type { ThreadTracing } from "../observability.js"
 
 /** Sent to each worker thread as its `workerData`. */
 export interface WorkerData {
@@ -25,6 +28,9 @@ export interface WorkerData {
   readonly tracking: boolean
   /** `ports[p]`: the channel to worker `p` (undefined for itself). */
   readonly ports: ReadonlyArray<MessagePort | undefined>
+  /** How the thread sets tracing up, if the run is traced. */
+  readonly tracing: ThreadTracing | undefined
+  readonly stepSpanSampling: number
 }
 
 /** A step's snapshots of one epoch, as sent from a worker: states are encoded, tombstones listed. */
@@ -58,7 +64,13 @@ export type FromWorker =
     readonly stateful: ReadonlyArray<string>
     /** Ids of partitioned sources and sinks (whose partition states go to every worker). */
     readonly partitioned: ReadonlyArray<string>
+    /** The dataflow, as `toJSON` renders it. */
+    readonly graph: RenderedDataflow
   }
+  /** The thread's counters and gauges (cumulative), now and then. */
+  | { readonly t: "metrics"; readonly readings: ReadonlyArray<MetricReading> }
+  /** Every step of the worker passed `epoch`; its inputs read `itemsIn` items in it. */
+  | { readonly t: "epoch"; readonly epoch: number; readonly itemsIn: number }
   | {
     readonly t: "commit"
     readonly epoch: number

@@ -11,8 +11,11 @@
  * next epoch when its interval has passed, move the frontiers, send frames,
  * markers and epoch commits, and sleep until something is due or arrives.
  */
+import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import type * as Tracer from "effect/Tracer"
 import { receiveMessageOnPort } from "node:worker_threads"
 import type { WeirRecoveryError } from "../../errors.js"
 import type { WeirRuntimeError } from "../../errors.js"
@@ -21,6 +24,7 @@ import { decodeBatch, encodeBatch } from "../codec.js"
 import { Channel, CREDIT_WINDOW, FRAME_ITEMS, type PeerMessage, routerFor, splitBatch } from "../exchange.js"
 import { HELD_EPOCH_WAIT_MS, IDLE_COOLDOWN_MS, MAX_WRITES_IN_FLIGHT, YIELD_EVERY_MS } from "../execution.js"
 import type { Exchange, Plan } from "../plan.js"
+import { PUBLISH_EVERY_MS, readingsOf } from "../metrics.js"
 import { Progress } from "../progress.js"
 import { DISCARDED } from "../recovery.js"
 import type { PartitionedOutputStep } from "../sinks.js"
@@ -34,6 +38,10 @@ const MAX_HELD_ITEMS = 16 * FRAME_ITEMS * 4
 
 export interface ThreadConfig {
   readonly clock: WeirClock
+  readonly context: Context.Context<never>
+  readonly tracer: Tracer.Tracer
+  readonly stepSpanSampling: number
+  readonly parentSpan: Tracer.AnySpan | undefined
   readonly epochIntervalMs: number
   readonly worker: number
   readonly workers: number
@@ -84,7 +92,16 @@ export class ThreadExecution extends Engine {
   private readonly sinkAt = new Map<number, PartitionedOutputStep>()
 
   private constructor(plan: Plan, private readonly config: ThreadConfig) {
-    super(plan, { clock: config.clock, workerCount: config.workers, localWorkers: [config.worker], tracking: config.tracking })
+    super(plan, {
+      clock: config.clock,
+      context: config.context,
+      tracer: config.tracer,
+      stepSpanSampling: config.stepSpanSampling,
+      parentSpan: config.parentSpan,
+      workerCount: config.workers,
+      localWorkers: [config.worker],
+      tracking: config.tracking
+    })
     this.epoch = config.epoch
     this.current = config.epoch
     this.committed = config.epoch
@@ -124,6 +141,7 @@ export class ThreadExecution extends Engine {
       const now = config.clock.now()
       for (const p of ex.partitions) p.start(now)
       ex.epochStartedAt = now
+      ex.nextEpochSpan(ex.epoch)
       return ex
     })
   }
@@ -173,10 +191,11 @@ export class ThreadExecution extends Engine {
   }
 
   private deliver(step: number, port: number, batch: Array<unknown>, epoch: number): void {
+    this.countIn(0, step, batch.length)
     const prev = this.current
     this.current = epoch
     try {
-      this.workers[0]!.steps[step]!.push(port, batch)
+      this.pushTo(this.workers[0]!.steps[step]!, port, batch)
     } finally {
       this.current = prev
     }
@@ -433,9 +452,32 @@ export class ThreadExecution extends Engine {
       if (this.wiring.tracking) {
         this.config.send({ t: "commit", epoch: e, dirty: pending.dirty, final: false, steps: pending.steps, live: pending.live }, pending.transfer)
       }
+      this.epochDone(e)
       this.committed++
     }
   }
+
+  /** Items read when the last epoch passed (for the epoch notices). */
+  private readAtLastEpoch = 0
+
+  /** Tell the coordinator every step here passed `epoch`, and start that epoch's span. */
+  private epochDone(epoch: number): void {
+    const read = this.counters.itemsRead
+    this.config.send({ t: "epoch", epoch, itemsIn: read - this.readAtLastEpoch })
+    this.readAtLastEpoch = read
+    this.nextEpochSpan(epoch + 1)
+    this.sendMetrics(Date.now(), true)
+  }
+
+  /** Publish this thread's counts, and send every counter and gauge of its registry to the coordinator, when due. */
+  private sendMetrics(now: number, force: boolean): void {
+    this.publishMetrics(now, force, () => this.epoch)
+    if (!force && now - this.metricsSentAt < PUBLISH_EVERY_MS) return
+    this.metricsSentAt = now
+    this.config.send({ t: "metrics", readings: readingsOf(this.config.context) })
+  }
+
+  private metricsSentAt = 0
 
   private finalOrInfinity(): number {
     return this.progress.finalEpoch(this.inputsEnded) ?? Infinity
@@ -454,6 +496,14 @@ export class ThreadExecution extends Engine {
 
   /** Run until every input of every worker has ended (or an abort, or a stop). */
   loop(): Effect.Effect<"done" | "abort" | "stopped", WeirRuntimeError | WeirRecoveryError> {
+    return Effect.onExit(this.run(), (exit) =>
+      Effect.sync(() => {
+        this.sendMetrics(Date.now(), true)
+        this.endEpochSpan(exit._tag === "Failure" ? Cause.squash(exit.cause) : undefined)
+      }))
+  }
+
+  private run(): Effect.Effect<"done" | "abort" | "stopped", WeirRuntimeError | WeirRecoveryError> {
     const ex = this
     const clock = this.config.clock
     return Effect.gen(function*() {
@@ -462,6 +512,7 @@ export class ThreadExecution extends Engine {
         if (ex.stopRequested) return "stopped" as const
         yield* Effect.try({ try: () => ex.turn(clock.now()), catch: asRuntimeError })
         if (ex.aborted) return "abort" as const
+        ex.sendMetrics(Date.now(), false)
         yield* ex.closeEnded()
         if (ex.waitsForWrites || ex.pending.size >= MAX_WRITES_IN_FLIGHT) yield* ex.drainWrites()
         if (ex.progress.workerFront > ex.committed) {
@@ -516,6 +567,8 @@ export class ThreadExecution extends Engine {
         })
         ex.config.send({ t: "commit", epoch: fin, dirty: true, final: true, steps: commit.steps, live: commit.live }, commit.transfer)
       }
+      ex.epochDone(fin)
+      ex.endEpochSpan()
       yield* ex.closeAll()
     })
   }
