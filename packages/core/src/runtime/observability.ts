@@ -71,7 +71,7 @@ export interface RunObserver {
   readonly epochClosed?: ((epoch: EpochClosed) => void) | undefined
 }
 
-let defaultLayer: Layer.Layer<never> | undefined
+let defaultLayer: Layer.Layer<unknown> | undefined
 
 /**
  * Provide `layer` to every run started through the Promise entry points
@@ -81,12 +81,12 @@ let defaultLayer: Layer.Layer<never> | undefined
  *
  * @since 0.2.0
  */
-export const setDefaultLayer = (layer: Layer.Layer<never> | undefined): void => {
-  defaultLayer = layer
+export const setDefaultLayer = <A>(layer: Layer.Layer<A> | undefined): void => {
+  defaultLayer = layer as Layer.Layer<unknown> | undefined
 }
 
 /** The layer {@link setDefaultLayer} set, if any. */
-export const getDefaultLayer = (): Layer.Layer<never> | undefined => defaultLayer
+export const getDefaultLayer = (): Layer.Layer<unknown> | undefined => defaultLayer
 
 /** Nanoseconds since the epoch, for span times. */
 export const nowNanos = (): bigint => BigInt(Date.now()) * 1_000_000n

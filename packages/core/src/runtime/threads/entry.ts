@@ -116,10 +116,10 @@ const main = async (): Promise<void> => {
   const clock = { now: () => Date.now(), sleep: (ms: number) => Effect.sleep(ms) }
   let ex: ThreadExecution | undefined
   // Tracing in this thread, the way the calling thread's run is traced.
-  let tracing: Layer.Layer<never> = Layer.empty
+  let tracing = Layer.empty as Layer.Layer<unknown>
   if (data.tracing !== undefined) {
     try {
-      const mod = (await import(data.tracing.module)) as { threadLayer: (options: unknown) => Layer.Layer<never> }
+      const mod = (await import(data.tracing.module)) as { threadLayer: (options: unknown) => Layer.Layer<unknown> }
       tracing = mod.threadLayer(data.tracing.options)
     } catch (e) {
       send({ t: "error", error: wireError(new WeirRuntimeError({ message: `can't set tracing up in worker ${data.worker}: ${String(e)}`, cause: e })) })

@@ -1,0 +1,115 @@
+/**
+ * Turning a config into Effect layers: the OTLP exporter of spans and
+ * metrics (`effect/observability`'s `Otlp`, over `fetch`), the step-span
+ * sampling ratio core reads, and how worker threads set the same up.
+ *
+ * @since 0.1.0
+ */
+import { setDefaultLayer, StepSpanSampling, ThreadTracingSpec } from "@weir/core"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
+import * as Layer from "effect/Layer"
+import * as Otlp from "effect/observability/Otlp"
+import type * as OtlpExporter from "effect/observability/OtlpExporter"
+import * as References from "effect/References"
+import * as Scope from "effect/Scope"
+import type { ResolvedTracing, TracingConfig } from "./config.js"
+
+/**
+ * A log level for Effect's logger, as `weir run --log-level` takes it.
+ *
+ * @since 0.1.0
+ */
+export type LogLevel = "error" | "warn" | "info" | "debug" | "trace"
+
+const effectLevel = { error: "Error", warn: "Warn", info: "Info", debug: "Debug", trace: "Trace" } as const
+
+/** The layers for resolved settings (what a worker thread rebuilds from plain data). */
+const layerOf = (r: ResolvedTracing, logLevel: LogLevel | undefined): Layer.Layer<OtlpExporter.Flusher> => {
+  const otlp = Otlp.layerJson({
+    baseUrl: r.url,
+    resource: { serviceName: r.serviceName },
+    headers: r.headers,
+    tracerExportInterval: r.exportIntervalMs,
+    metricsExportInterval: r.exportIntervalMs,
+    loggerExportInterval: r.exportIntervalMs,
+    // Weir's own log lines stay on the console too.
+    loggerMergeWithExisting: true
+  }).pipe(Layer.provide(FetchHttpClient.layer))
+  const refs = Layer.mergeAll(
+    Layer.succeed(StepSpanSampling, r.samplingRatio),
+    Layer.succeed(ThreadTracingSpec, { module: "@weir/tracing", options: { resolved: r, logLevel } }),
+    logLevel === undefined ? Layer.empty : Layer.succeed(References.MinimumLogLevel, effectLevel[logLevel])
+  )
+  return Layer.mergeAll(otlp, refs)
+}
+
+/**
+ * The tracing layers for Effect programs: provide them to `run` or
+ * `runCluster`. Spans and metrics are sent every export interval and once
+ * more when the layer's scope closes.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { run } from "@weir/core"
+ * import { OtlpTracingConfig, Tracing } from "@weir/tracing"
+ *
+ * await Effect.runPromise(run(flow).pipe(Effect.provide(Tracing.layer(new OtlpTracingConfig({ serviceName: "orders" })))))
+ * ```
+ * @since 0.1.0
+ */
+export const Tracing = {
+  layer: (config: TracingConfig, logLevel?: LogLevel): Layer.Layer<OtlpExporter.Flusher> => layerOf(config.resolved, logLevel)
+} as const
+
+/**
+ * What {@link setupTracing} returns.
+ *
+ * @since 0.1.0
+ */
+export interface TracingHandle {
+  /** Send what is buffered and stop exporting; runs started later are not traced. */
+  shutdown(): Promise<void>
+}
+
+/**
+ * Trace every run started with `runMain` or `clusterMain` from now on (and
+ * export its metrics), to the collector `config` names; `logLevel` sets the
+ * minimum level of Effect's logger for those runs. The exporter starts with
+ * the first run and flushes when each run ends.
+ *
+ * @example
+ * ```ts
+ * import { runMain } from "@weir/core"
+ * import { JaegerConfig, setupTracing } from "@weir/tracing"
+ *
+ * const tracing = setupTracing(new JaegerConfig({ serviceName: "orders" }), "info")
+ * await runMain(flow)
+ * await tracing.shutdown()
+ * ```
+ * @since 0.1.0
+ */
+export const setupTracing = (config: TracingConfig, logLevel?: LogLevel): TracingHandle => {
+  const layer = Tracing.layer(config, logLevel)
+  setDefaultLayer(layer)
+  return {
+    shutdown: async () => {
+      setDefaultLayer(undefined)
+      // Build and release the layer once more: its scope's close flushes nothing new, and
+      // every run already flushed its own exporter when it ended.
+      const scope = Effect.runSync(Scope.make())
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }
+}
+
+/**
+ * The layer a worker thread builds from the plain options the calling
+ * thread passed it (see core's `ThreadTracingSpec`). Not for direct use.
+ *
+ * @since 0.1.0
+ */
+export const threadLayer = (options: { readonly resolved: ResolvedTracing; readonly logLevel?: LogLevel | undefined }): Layer.Layer<OtlpExporter.Flusher> =>
+  layerOf(options.resolved, options.logLevel)
