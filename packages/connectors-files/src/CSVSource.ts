@@ -10,6 +10,7 @@ import { FileConnectorError } from "./FileConnectorError.js"
 import type { FileSourceOptions } from "./FileSource.js"
 import { CsvReader } from "./internal/CsvReader.js"
 import { batchSizeOf, checkInputFile, fsIdOf, openInput, partitionKey, pathOfKey, resumeOffsetOf } from "./internal/paths.js"
+import { ReadProgress } from "./internal/progress.js"
 import { ReaderPartition } from "./internal/ReaderPartition.js"
 
 /** The `csv-parse` options a {@link CSVSource} passes on (it sets `columns`, `info` and the rest itself). */
@@ -121,7 +122,7 @@ export class CSVSource extends FixedPartitionedSource<CSVRow, number> {
   }
 
   /** Reads the header, then opens the file at the resume offset (just after the header when there is none). */
-  async buildPart(_stepId: string, forPart: string, resumeState: number | undefined): Promise<StatefulSourcePartition<CSVRow, number>> {
+  async buildPart(stepId: string, forPart: string, resumeState: number | undefined): Promise<StatefulSourcePartition<CSVRow, number>> {
     if (pathOfKey(forPart) !== this.path) {
       throw new FileConnectorError({
         message: `partition \`${forPart}\` belongs to another file than this CSVSource's \`${this.path}\`; ` +
@@ -144,7 +145,7 @@ export class CSVSource extends FixedPartitionedSource<CSVRow, number> {
       const start = columns.length === 0 ? 0 : Math.max(resume, headerEnd)
       const rows = new CsvReader<CSVRow>(fh, this.path, start, { ...this.parserOptions, bom: false, columns })
       if (columns.length === 0) rows.eof = true
-      return new ReaderPartition(rows, this.batchSize)
+      return new ReaderPartition(rows, this.batchSize).track(new ReadProgress(stepId, forPart, (await fh.stat()).size))
     } catch (e) {
       await fh.close()
       throw e

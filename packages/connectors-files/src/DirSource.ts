@@ -8,6 +8,7 @@ import * as path from "node:path"
 import type { FileSourceOptions } from "./FileSource.js"
 import { compileGlob, type Glob, matchFiles } from "./internal/glob.js"
 import { openLinePartition } from "./internal/LineReader.js"
+import { ReadProgress, sizeOf } from "./internal/progress.js"
 import { batchSizeOf, checkDirectory, fsIdOf, partitionKey, pathOfKey, resumeOffsetOf } from "./internal/paths.js"
 
 /**
@@ -78,8 +79,9 @@ export class DirSource extends FixedPartitionedSource<string, number> {
   }
 
   /** Opens one file at its resume offset (the start when there is none). */
-  async buildPart(_stepId: string, forPart: string, resumeState: number | undefined): Promise<StatefulSourcePartition<string, number>> {
+  async buildPart(stepId: string, forPart: string, resumeState: number | undefined): Promise<StatefulSourcePartition<string, number>> {
     const file = path.join(this.dir, pathOfKey(forPart))
-    return openLinePartition(file, resumeOffsetOf(resumeState, file), this.batchSize)
+    const part = await openLinePartition(file, resumeOffsetOf(resumeState, file), this.batchSize)
+    return part.track(new ReadProgress(stepId, forPart, sizeOf(file)))
   }
 }

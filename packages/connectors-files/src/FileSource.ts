@@ -7,6 +7,7 @@ import { FixedPartitionedSource, type StatefulSourcePartition } from "@weir/core
 import * as path from "node:path"
 import { FileConnectorError } from "./FileConnectorError.js"
 import { openLinePartition } from "./internal/LineReader.js"
+import { ReadProgress, sizeOf } from "./internal/progress.js"
 import { batchSizeOf, checkInputFile, fsIdOf, partitionKey, pathOfKey, resumeOffsetOf } from "./internal/paths.js"
 
 /**
@@ -77,7 +78,7 @@ export class FileSource extends FixedPartitionedSource<string, number> {
   }
 
   /** Opens the file at the resume offset (the start when there is none). */
-  async buildPart(_stepId: string, forPart: string, resumeState: number | undefined): Promise<StatefulSourcePartition<string, number>> {
+  async buildPart(stepId: string, forPart: string, resumeState: number | undefined): Promise<StatefulSourcePartition<string, number>> {
     const p = pathOfKey(forPart)
     if (p !== this.path) {
       throw new FileConnectorError({
@@ -86,6 +87,7 @@ export class FileSource extends FixedPartitionedSource<string, number> {
         path: this.path
       })
     }
-    return openLinePartition(this.path, resumeOffsetOf(resumeState, this.path), this.batchSize)
+    const part = await openLinePartition(this.path, resumeOffsetOf(resumeState, this.path), this.batchSize)
+    return part.track(new ReadProgress(stepId, forPart, sizeOf(this.path)))
   }
 }

@@ -4,6 +4,13 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
+import * as Metric from "effect/Metric"
+
+/** The same gauge in Effect's registry (per thread: worker threads send theirs to the calling thread). */
+const lagMetric = Metric.gauge("weir_kafka_consumer_lag", {
+  description: "Messages a Kafka input partition is behind the end of its topic partition"
+})
 
 /**
  * One reading of the consumer-lag gauge.
@@ -50,12 +57,13 @@ export class ConsumerLagGauge {
   readonly help = "Messages a Kafka input partition is behind the end of its topic partition"
   private readonly values = new Map<string, ConsumerLagSample>()
 
-  /** Record a reading. */
+  /** Record a reading (also in Effect's metric registry, which `weir run --metrics-port` serves). */
   set(stepId: string, topic: string, partition: number, lag: number): void {
     const key = keyOf(stepId, topic, partition)
     const prev = this.values.get(key)
     if (prev !== undefined && prev.lag === lag) return
     this.values.set(key, { stepId, topic, partition, lag })
+    Metric.withAttributes(lagMetric, { step_id: stepId, topic, partition: String(partition) }).updateUnsafe(lag, Context.empty())
   }
 
   /** The last reading for one partition, if any. */

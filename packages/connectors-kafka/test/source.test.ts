@@ -1,6 +1,8 @@
 import { Dataflow, EOF, op, runMain, type StatefulSourcePartition } from "@weir/core"
 import { pollNextBatch, TestingSink } from "@weir/testing"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Context } from "effect"
+import { PrometheusMetrics } from "effect/observability"
 import { consumerLag, KafkaError, KafkaSource, KafkaSourceMessage } from "../src/index.js"
 import { brokers, createTopics, deleteTopics, type Fixture, pairs, produce, uniqueTopic } from "./kafka.js"
 
@@ -88,6 +90,10 @@ describe("KafkaSource", () => {
     await pollNextBatch(part)
     expect(consumerLag.get("lag.in", t1, 1)).toBe(6)
     expect(consumerLag.toPrometheus()).toContain(`weir_kafka_consumer_lag{step_id="lag.in",topic="${t1}",partition="1"} 6`)
+    // The same reading is in Effect's metric registry, which `weir run --metrics-port` serves.
+    expect(PrometheusMetrics.formatUnsafe(Context.empty())).toContain(
+      `weir_kafka_consumer_lag{step_id="lag.in",topic="${t1}",partition="1"} 6`
+    )
     await drain(part)
     expect(consumerLag.get("lag.in", t1, 1)).toBe(0)
     await part.close?.()

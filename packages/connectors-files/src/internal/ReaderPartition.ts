@@ -12,6 +12,7 @@
  */
 import { EOF, type StatefulSourcePartition } from "@weir/core"
 import type { OffsetQueue } from "./OffsetQueue.js"
+import type { ReadProgress } from "./progress.js"
 
 /** What {@link ReaderPartition} needs of a reader. */
 export interface ChunkReader<X> {
@@ -37,10 +38,20 @@ const NO_BATCH: Array<never> = []
 const RIGHT_AWAY = new Date(0)
 
 export class ReaderPartition<X> implements StatefulSourcePartition<X, number> {
+  /** Reports the offset after each batch (the bytes-read gauge). */
+  private progress: ReadProgress | undefined = undefined
+
   constructor(
     private readonly reader: ChunkReader<X>,
     private readonly batchSize: number
   ) {}
+
+  /** Report progress to `progress` from now on. */
+  track(progress: ReadProgress): this {
+    this.progress = progress
+    progress.at(this.reader.queue.offset)
+    return this
+  }
 
   private enough(): boolean {
     const q = this.reader.queue
@@ -52,6 +63,7 @@ export class ReaderPartition<X> implements StatefulSourcePartition<X, number> {
     this.reader.throwIfFailed()
     if (this.enough()) {
       const batch = this.reader.queue.take(this.batchSize)
+      this.progress?.at(this.reader.queue.offset)
       // Read ahead while this batch is processed, when the next one will need it.
       if (!this.enough() && !this.reader.eof) void this.reader.fill()
       return batch
