@@ -32,6 +32,17 @@ if [ -f scripts/kafka.sh ] && [ -z "${WEIR_KAFKA_BROKERS:-}" ]; then
   echo "$WEIR_KAFKA_BROKERS"
 fi
 
+# (Who sets WEIR_JAEGER_OTLP also sets WEIR_JAEGER_QUERY and WEIR_JAEGER_METRICS_FILE.)
+if [ -f scripts/jaeger.sh ] && [ -z "${WEIR_JAEGER_OTLP:-}" ]; then
+  step "Jaeger (for @weir/tracing; the first run builds it with Go, which takes minutes)"
+  jaeger_urls="$(bash scripts/jaeger.sh up)"
+  WEIR_JAEGER_OTLP="$(sed -n 1p <<<"$jaeger_urls")"
+  WEIR_JAEGER_QUERY="$(sed -n 2p <<<"$jaeger_urls")"
+  WEIR_JAEGER_METRICS_FILE="$(bash scripts/jaeger.sh metrics-file)"
+  export WEIR_JAEGER_OTLP WEIR_JAEGER_QUERY WEIR_JAEGER_METRICS_FILE
+  printf '%s\n' "$WEIR_JAEGER_OTLP" "$WEIR_JAEGER_QUERY" "$WEIR_JAEGER_METRICS_FILE"
+fi
+
 step "type-check and test every package"
 nx_flags=(--outputStyle=stream --parallel=1)
 if [ -n "${CI:-}" ]; then nx_flags+=(--skip-nx-cache); fi

@@ -6,14 +6,11 @@
  * @since 0.1.0
  */
 import { setDefaultLayer, StepSpanSampling, ThreadTracingSpec } from "@weir/core"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as Layer from "effect/Layer"
 import * as Otlp from "effect/observability/Otlp"
 import type * as OtlpExporter from "effect/observability/OtlpExporter"
 import * as References from "effect/References"
-import * as Scope from "effect/Scope"
 import type { ResolvedTracing, TracingConfig } from "./config.js"
 
 /**
@@ -70,15 +67,16 @@ export const Tracing = {
  * @since 0.1.0
  */
 export interface TracingHandle {
-  /** Send what is buffered and stop exporting; runs started later are not traced. */
+  /** Stop tracing the runs started from now on (each run already sent its telemetry when it ended). */
   shutdown(): Promise<void>
 }
 
 /**
  * Trace every run started with `runMain` or `clusterMain` from now on (and
  * export its metrics), to the collector `config` names; `logLevel` sets the
- * minimum level of Effect's logger for those runs. The exporter starts with
- * the first run and flushes when each run ends.
+ * minimum level of Effect's logger for those runs. Each run starts its own
+ * exporter and sends what is left when it ends, so nothing is lost when the
+ * process exits right after.
  *
  * @example
  * ```ts
@@ -92,15 +90,11 @@ export interface TracingHandle {
  * @since 0.1.0
  */
 export const setupTracing = (config: TracingConfig, logLevel?: LogLevel): TracingHandle => {
-  const layer = Tracing.layer(config, logLevel)
-  setDefaultLayer(layer)
+  setDefaultLayer(Tracing.layer(config, logLevel))
   return {
-    shutdown: async () => {
+    shutdown: () => {
       setDefaultLayer(undefined)
-      // Build and release the layer once more: its scope's close flushes nothing new, and
-      // every run already flushed its own exporter when it ended.
-      const scope = Effect.runSync(Scope.make())
-      await Effect.runPromise(Scope.close(scope, Exit.void))
+      return Promise.resolve()
     }
   }
 }
