@@ -54,6 +54,7 @@ export { DISCARDED } from "./runtime/recovery.js"
 export {
   type EpochClosed,
   type RunObserver,
+  RuntimeMetrics,
   setDefaultLayer,
   StepSpanSampling,
   type ThreadTracing,

@@ -37,6 +37,7 @@ export interface ExecutionConfig {
   readonly context: Context.Context<never>
   readonly tracer: Tracer.Tracer
   readonly stepSpanSampling: number
+  readonly metrics: boolean
   readonly parentSpan: Tracer.AnySpan | undefined
   readonly observe: RunObserver | undefined
 }
@@ -71,6 +72,7 @@ export class Execution extends Engine {
       context: config.context,
       tracer: config.tracer,
       stepSpanSampling: config.stepSpanSampling,
+      metrics: config.metrics,
       parentSpan: config.parentSpan,
       workerCount: config.workerCount,
       localWorkers: Array.from({ length: config.workerCount }, (_, w) => w),

@@ -23,6 +23,16 @@ export const StepSpanSampling: Context.Reference<number> = Context.Reference<num
 })
 
 /**
+ * Whether a run counts items per step (the `weir_items_*` metrics and the
+ * gauges). On by default; the benchmarks turn it off to measure its cost.
+ *
+ * @since 0.2.0
+ */
+export const RuntimeMetrics: Context.Reference<boolean> = Context.Reference<boolean>("@weir/core/RuntimeMetrics", {
+  defaultValue: () => true
+})
+
+/**
  * How worker threads set tracing up for themselves: a module each thread
  * imports, and the plain-data options it passes to that module's
  * `threadLayer(options)`. `@weir/tracing` provides it; without it, threads

@@ -13,7 +13,7 @@ import type { WeirClock } from "./clock.js"
 import * as Option from "effect/Option"
 import { toJSON } from "../visualize.js"
 import { Execution } from "./execution.js"
-import { getDefaultLayer, StepSpanSampling } from "./observability.js"
+import { getDefaultLayer, RuntimeMetrics, StepSpanSampling } from "./observability.js"
 import { type FlowModule, runThreads } from "./threads/coordinator.js"
 import type { ClusterOptions, RunOptions } from "./options.js"
 import { buildPlan } from "./plan.js"
@@ -78,6 +78,7 @@ const runWorkers = (
         context,
         tracer: yield* Effect.tracer,
         stepSpanSampling: yield* StepSpanSampling,
+        metrics: yield* RuntimeMetrics,
         parentSpan: Option.getOrUndefined(yield* Effect.option(Effect.currentSpan)),
         observe: options.observe
       })

@@ -65,6 +65,8 @@ export interface WiringConfig {
   /** The run's tracer, and the share of step batches that get a span. */
   readonly tracer: Tracer.Tracer
   readonly stepSpanSampling: number
+  /** Count items per step (see `RuntimeMetrics`). */
+  readonly metrics: boolean
   /** The span the run's spans nest under, if any. */
   readonly parentSpan: Tracer.AnySpan | undefined
   /** Workers of the whole execution. */
@@ -148,6 +150,7 @@ export abstract class Engine {
    * epoch and each stateful step's keys.
    */
   protected publishMetrics(now: number, force: boolean, epochOf: (w: Worker) => number): void {
+    if (!this.wiring.metrics) return
     const ctx = this.wiring.context
     if (!this.counters.publish(ctx, now, force)) return
     for (const w of this.workers) {
@@ -199,6 +202,7 @@ export abstract class Engine {
         }
       }
       const s = out.stream
+      if (!this.wiring.metrics) return (batch) => w.emitters[s]!(batch)
       return (batch) => {
         counts[slot] += batch.length
         w.emitters[s]!(batch)
@@ -265,6 +269,8 @@ export abstract class Engine {
           ? (batch) => {
             counts[slot] += batch.length
           }
+          : !this.wiring.metrics
+          ? (batch) => w.emitters[s]!(batch)
           : (batch) => {
             counts[slot] += batch.length
             w.emitters[s]!(batch)
@@ -284,6 +290,7 @@ export abstract class Engine {
             const target = w.steps[step]!
             const counts = this.counters.in
             const slot = this.counters.slot(w.local, step)
+            if (!this.wiring.metrics && this.wiring.stepSpanSampling === 0) return (batch: Array<unknown>) => target.push(port, batch)
             return (batch: Array<unknown>) => {
               counts[slot] += batch.length
               this.pushTo(target, port, batch)
@@ -313,6 +320,7 @@ export abstract class Engine {
         counts[slot] += batch.length
       }
     }
+    if (!this.wiring.metrics) return (batch) => w.emitters[s]!(batch)
     return (batch) => {
       counts[slot] += batch.length
       w.emitters[s]!(batch)

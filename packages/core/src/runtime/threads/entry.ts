@@ -131,6 +131,7 @@ const main = async (): Promise<void> => {
       context: yield* Effect.context<never>(),
       tracer: yield* Effect.tracer,
       stepSpanSampling: data.stepSpanSampling,
+      metrics: true,
       parentSpan: OptionM.getOrUndefined(yield* Effect.option(Effect.currentSpan)),
       clock,
       epochIntervalMs: data.epochIntervalMs,

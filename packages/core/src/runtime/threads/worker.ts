@@ -41,6 +41,7 @@ export interface ThreadConfig {
   readonly context: Context.Context<never>
   readonly tracer: Tracer.Tracer
   readonly stepSpanSampling: number
+  readonly metrics: boolean
   readonly parentSpan: Tracer.AnySpan | undefined
   readonly epochIntervalMs: number
   readonly worker: number
@@ -97,6 +98,7 @@ export class ThreadExecution extends Engine {
       context: config.context,
       tracer: config.tracer,
       stepSpanSampling: config.stepSpanSampling,
+      metrics: config.metrics,
       parentSpan: config.parentSpan,
       workerCount: config.workers,
       localWorkers: [config.worker],
