@@ -30,7 +30,24 @@ export interface RunCommand {
   readonly recoveryDirectory: string | undefined
   /** How long to keep old snapshots (`-b`, `WEIR_RECOVERY_BACKUP_INTERVAL`). */
   readonly backupInterval: Duration.Duration | undefined
+  /** Serve `/metrics` and `/dataflow` on 127.0.0.1 at this port (`--metrics-port`, `WEIR_METRICS_PORT`); 0 picks a free one. */
+  readonly metricsPort: number | undefined
+  /** Send traces and metrics to this OTLP/HTTP endpoint (`--otlp`, `OTEL_EXPORTER_OTLP_ENDPOINT`). */
+  readonly otlpEndpoint: string | undefined
+  /** `--log-level` (`WEIR_LOG_LEVEL`); default `info`, which logs a line per closed epoch. */
+  readonly logLevel: LogLevel
 }
+
+/**
+ * How much `weir run` says on stderr (and Effect's minimum log level):
+ * `info` and `debug` log each closed epoch, `warn` and `error` only problems.
+ *
+ * @since 0.2.0
+ */
+export type LogLevel = "error" | "warn" | "info" | "debug"
+
+/** The levels in increasing verbosity, as `--log-level` takes them. */
+export const LOG_LEVELS: ReadonlyArray<LogLevel> = ["error", "warn", "info", "debug"]
 
 /**
  * `weir visualize <target>`: print the dataflow's graph.
@@ -136,6 +153,7 @@ options:
   --version      print the version`,
 
   run: `usage: weir run <file>[:<export>] [-w N] [-s SECS] [-r DIR -b SECS] [-i N -a ADDRS]
+                [--metrics-port PORT] [--otlp URL] [--log-level LEVEL]
 
 Run a dataflow until its inputs end, or until interrupted (Ctrl-C).
 
@@ -153,6 +171,13 @@ options:
                                 seconds (0 is allowed)          [WEIR_RECOVERY_BACKUP_INTERVAL]
   -i, --process-id N            this process's index in --addresses    [WEIR_PROCESS_ID]
   -a, --addresses "H:P;H:P"     every process's address, ';'-separated [WEIR_ADDRESSES]
+  --metrics-port PORT           while the run lasts, serve GET /metrics (Prometheus) and
+                                GET /dataflow (the graph and live counts, JSON) on
+                                127.0.0.1:PORT; 0 picks a free port    [WEIR_METRICS_PORT]
+  --otlp URL                    send traces and metrics to this OTLP/HTTP endpoint (needs
+                                the @weir/tracing package)   [OTEL_EXPORTER_OTLP_ENDPOINT]
+  --log-level LEVEL             error, warn, info or debug (default info: a line per closed
+                                epoch, and a progress line on a terminal)   [WEIR_LOG_LEVEL]
   -h, --help                    show this help
 
 Without -i, the process id is taken from WEIR_POD_NAME minus "$WEIR_STATEFULSET_NAME-" when
@@ -222,6 +247,34 @@ const nonNegativeInteger = (value: string, origin: Origin, usage: string): numbe
   return Number(value)
 }
 
+const port = (value: string, origin: Origin, usage: string): number => {
+  if (!/^\s*\d+\s*$/.test(value) || Number(value) > 65535) {
+    throw new UsageError(`${origin} must be a port number from 0 to 65535 (0 picks a free port); got '${value}'`, usage)
+  }
+  return Number(value)
+}
+
+const httpUrl = (value: string, origin: Origin, usage: string): string => {
+  let url: URL | undefined
+  try {
+    url = new URL(value.trim())
+  } catch {
+    url = undefined
+  }
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    throw new UsageError(`${origin} must be an http(s) URL such as http://127.0.0.1:4318; got '${value}'`, usage)
+  }
+  return value.trim()
+}
+
+const logLevel = (value: string, origin: Origin, usage: string): LogLevel => {
+  const level = value.trim().toLowerCase()
+  if (!(LOG_LEVELS as ReadonlyArray<string>).includes(level)) {
+    throw new UsageError(`${origin} must be one of ${LOG_LEVELS.join(", ")}; got '${value}'`, usage)
+  }
+  return level as LogLevel
+}
+
 const seconds = (value: string, origin: Origin, usage: string): Duration.Duration => {
   if (!/^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(value)) {
     throw new UsageError(`${origin} must be a non-negative number of seconds; got '${value}'`, usage)
@@ -286,7 +339,10 @@ const parseRun = (args: ReadonlyArray<string>, env: Environment): Command => {
       "snapshot-interval": { type: "string", short: "s" },
       "epoch-interval": { type: "string" },
       "recovery-directory": { type: "string", short: "r" },
-      "backup-interval": { type: "string", short: "b" }
+      "backup-interval": { type: "string", short: "b" },
+      "metrics-port": { type: "string" },
+      otlp: { type: "string" },
+      "log-level": { type: "string" }
     },
     usage
   )
@@ -313,6 +369,10 @@ const parseRun = (args: ReadonlyArray<string>, env: Environment): Command => {
     throw new UsageError(`-r/--recovery-directory requires ${missing.join(" and ")}`, usage)
   }
 
+  const metrics = fromFlagOrEnv(values, "metrics-port", env, "WEIR_METRICS_PORT")
+  const otlp = fromFlagOrEnv(values, "otlp", env, "OTEL_EXPORTER_OTLP_ENDPOINT")
+  const level = fromFlagOrEnv(values, "log-level", env, "WEIR_LOG_LEVEL")
+
   const { addresses, processId } = clusterAddresses(values, env, usage)
   return {
     command: "run",
@@ -322,7 +382,10 @@ const parseRun = (args: ReadonlyArray<string>, env: Environment): Command => {
     addresses,
     snapshotInterval,
     recoveryDirectory: recovery?.value,
-    backupInterval
+    backupInterval,
+    metricsPort: metrics === undefined ? undefined : port(metrics.value, metrics.origin, usage),
+    otlpEndpoint: otlp === undefined ? undefined : httpUrl(otlp.value, otlp.origin, usage),
+    logLevel: level === undefined ? "info" : logLevel(level.value, level.origin, usage)
   }
 }
 

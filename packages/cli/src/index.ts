@@ -9,6 +9,8 @@ export {
   type Environment,
   HELP,
   type HelpCommand,
+  LOG_LEVELS,
+  type LogLevel,
   parseCommandLine,
   type RecoveryInitCommand,
   type RunCommand,

@@ -16,6 +16,8 @@ import type { LoadOptions, ModuleImporter } from "./load.js"
 export interface CliContext {
   readonly stdout: (text: string) => void
   readonly stderr: (text: string) => void
+  /** Whether stderr is a terminal: then `weir run` keeps a progress line on it. */
+  readonly stderrIsTTY: boolean
   readonly env: Environment
   readonly cwd: string
   /** How user modules are imported; `undefined` for the default (tsx for TypeScript). */

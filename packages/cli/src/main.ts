@@ -39,6 +39,7 @@ export const main = async (argv: ReadonlyArray<string>, options: MainOptions = {
   const context: CliContext = {
     stdout: options.stdout ?? ((text) => void process.stdout.write(text)),
     stderr: options.stderr ?? ((text) => void process.stderr.write(text)),
+    stderrIsTTY: options.stderrIsTTY ?? (options.stderr === undefined && process.stderr.isTTY === true),
     env: options.env ?? process.env,
     cwd: options.cwd ?? process.cwd(),
     importModule: options.importModule

@@ -34,7 +34,10 @@ describe("weir run arguments", () => {
       addresses: undefined,
       snapshotInterval: undefined,
       recoveryDirectory: undefined,
-      backupInterval: undefined
+      backupInterval: undefined,
+      metricsPort: undefined,
+      otlpEndpoint: undefined,
+      logLevel: "info"
     })
   })
 
@@ -100,6 +103,58 @@ describe("weir run arguments", () => {
     expect(usageError(["run", "flow.ts"], { WEIR_SNAPSHOT_INTERVAL: "soon" }).message).toBe(
       "WEIR_SNAPSHOT_INTERVAL must be a non-negative number of seconds; got 'soon'"
     )
+  })
+
+  it("reads --metrics-port, --otlp and --log-level", () => {
+    const cmd = parseRun(["flow.ts", "--metrics-port", "9464", "--otlp", "http://collector:4318", "--log-level", "debug"])
+    expect(cmd.metricsPort).toBe(9464)
+    expect(cmd.otlpEndpoint).toBe("http://collector:4318")
+    expect(cmd.logLevel).toBe("debug")
+    expect(parseRun(["flow.ts", "--metrics-port=0"]).metricsPort).toBe(0)
+    expect(parseRun(["flow.ts", "--log-level", "WARN"]).logLevel).toBe("warn")
+    expect(parseRun(["flow.ts", "--log-level=error"]).logLevel).toBe("error")
+  })
+
+  it("takes the metrics port, OTLP endpoint and log level from the environment, flags first", () => {
+    const env = { WEIR_METRICS_PORT: "9000", OTEL_EXPORTER_OTLP_ENDPOINT: "https://otel.example:4318/", WEIR_LOG_LEVEL: "warn" }
+    const fromEnv = parseRun(["flow.ts"], env)
+    expect(fromEnv.metricsPort).toBe(9000)
+    expect(fromEnv.otlpEndpoint).toBe("https://otel.example:4318/")
+    expect(fromEnv.logLevel).toBe("warn")
+    const flags = parseRun(["flow.ts", "--metrics-port", "0", "--otlp", "http://127.0.0.1:4318", "--log-level", "info"], env)
+    expect(flags.metricsPort).toBe(0)
+    expect(flags.otlpEndpoint).toBe("http://127.0.0.1:4318")
+    expect(flags.logLevel).toBe("info")
+    // Empty variables count as unset.
+    expect(parseRun(["flow.ts"], { WEIR_METRICS_PORT: "", OTEL_EXPORTER_OTLP_ENDPOINT: "", WEIR_LOG_LEVEL: "" })).toMatchObject({
+      metricsPort: undefined,
+      otlpEndpoint: undefined,
+      logLevel: "info"
+    })
+  })
+
+  it("rejects a bad metrics port, OTLP URL or log level, naming the flag or variable", () => {
+    expect(usageError(["run", "flow.ts", "--metrics-port", "70000"]).message).toBe(
+      "--metrics-port must be a port number from 0 to 65535 (0 picks a free port); got '70000'"
+    )
+    expect(usageError(["run", "flow.ts", "--metrics-port", "-1"]).message).toContain("--metrics-port")
+    expect(usageError(["run", "flow.ts"], { WEIR_METRICS_PORT: "http" }).message).toBe(
+      "WEIR_METRICS_PORT must be a port number from 0 to 65535 (0 picks a free port); got 'http'"
+    )
+    expect(usageError(["run", "flow.ts", "--otlp", "localhost:4318"]).message).toBe(
+      "--otlp must be an http(s) URL such as http://127.0.0.1:4318; got 'localhost:4318'"
+    )
+    expect(usageError(["run", "flow.ts"], { OTEL_EXPORTER_OTLP_ENDPOINT: "not a url" }).message).toBe(
+      "OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL such as http://127.0.0.1:4318; got 'not a url'"
+    )
+    expect(usageError(["run", "flow.ts", "--log-level", "loud"]).message).toBe(
+      "--log-level must be one of error, warn, info, debug; got 'loud'"
+    )
+    expect(usageError(["run", "flow.ts"], { WEIR_LOG_LEVEL: "trace" }).message).toBe(
+      "WEIR_LOG_LEVEL must be one of error, warn, info, debug; got 'trace'"
+    )
+    const usage = usageError(["run", "flow.ts", "--log-level", "loud"]).usage
+    expect(usage).toContain("[--metrics-port PORT] [--otlp URL] [--log-level LEVEL]")
   })
 
   it("rejects a missing target, extra arguments and unknown flags", () => {

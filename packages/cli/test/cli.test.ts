@@ -1,6 +1,7 @@
 // End-to-end: spawn `node bin/weir.js` as a user would.
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
+import { createServer } from "node:http"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -36,6 +37,117 @@ const weir = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Pr
 /** `@weir/recovery` is optional; its absence is only testable while it is not in the workspace. */
 
 const tempFile = (name: string): string => join(mkdtempSync(join(tmpdir(), "weir-cli-")), name)
+
+/** stderr without the epoch lines `weir run` logs at the default level. */
+const withoutEpochLines = (stderr: string): string =>
+  stderr.split("\n").filter((l) => !/^epoch \d+: /.test(l)).join("\n")
+
+/**
+ * Resolve with the first match of `pattern` in what `stream` prints, within `ms`. Call it
+ * right after spawning (before any await), so no output is missed.
+ */
+const waitFor = (stream: NodeJS.ReadableStream, pattern: RegExp, ms = 20_000): Promise<RegExpMatchArray> => {
+  let text = ""
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stream.off("data", onData)
+      reject(new Error(`no ${pattern} within ${ms} ms; got:\n${text}`))
+    }, ms)
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString()
+      const match = text.match(pattern)
+      if (match !== null) {
+        clearTimeout(timer)
+        stream.off("data", onData)
+        resolve(match)
+      }
+    }
+    stream.on("data", onData)
+  })
+}
+
+/** The TCP ports process `pid` listens on: its socket inodes, looked up in /proc/net/tcp{,6}. */
+const listeningPorts = (pid: number): Array<number> => {
+  const inodes = new Set<string>()
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))
+      if (m !== null) inodes.add(m[1])
+    } catch {
+      // The fd closed while we looked.
+    }
+  }
+  const ports: Array<number> = []
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    if (!existsSync(table)) continue
+    for (const line of readFileSync(table, "utf8").trim().split("\n").slice(1)) {
+      const [, local, , state, , , , , , inode] = line.trim().split(/\s+/)
+      if (state === "0A" && inodes.has(inode)) ports.push(parseInt(local.split(":")[1], 16)) // 0A: LISTEN
+    }
+  }
+  return ports
+}
+
+interface PrometheusSample {
+  readonly name: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly value: number
+}
+
+interface PrometheusText {
+  /** Metric name → its `# TYPE`. */
+  readonly types: ReadonlyMap<string, string>
+  /** Metric name → its `# HELP`. */
+  readonly help: ReadonlyMap<string, string>
+  readonly samples: ReadonlyArray<PrometheusSample>
+}
+
+/** Parse the Prometheus text format: `# HELP`/`# TYPE` lines and `name{label="value",…} value` samples. */
+const parsePrometheus = (text: string): PrometheusText => {
+  const types = new Map<string, string>()
+  const help = new Map<string, string>()
+  const samples: Array<PrometheusSample> = []
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue
+    const comment = /^# (HELP|TYPE) (\S+) ?(.*)$/.exec(line)
+    if (comment !== null) {
+      ;(comment[1] === "HELP" ? help : types).set(comment[2], comment[3])
+      continue
+    }
+    if (line.startsWith("#")) continue
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \d+)?$/.exec(line)
+    if (sample === null) throw new Error(`not a Prometheus sample line: ${line}`)
+    const labels: Record<string, string> = {}
+    for (const [, key, value] of (sample[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+      labels[key] = value.replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c))
+    }
+    samples.push({ name: sample[1], labels, value: Number(sample[3]) })
+  }
+  return { types, help, samples }
+}
+
+const scrape = async (port: number): Promise<PrometheusText> => {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`)
+  expect(res.status).toBe(200)
+  expect(res.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8")
+  return parsePrometheus(await res.text())
+}
+
+/** The sum of `name`'s samples whose labels include `labels`. */
+const total = (metrics: PrometheusText, name: string, labels: Record<string, string>): number =>
+  metrics.samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((sum, s) => sum + s.value, 0)
+
+/** Scrape until `done` holds (counts are published every 250 ms), for at most `ms`; returns the last scrape. */
+const scrapeUntil = async (port: number, done: (m: PrometheusText) => boolean, ms: number): Promise<PrometheusText> => {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const metrics = await scrape(port)
+    if (done(metrics) || Date.now() > deadline) return metrics
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
 
 describe("weir (spawned)", () => {
   it("prints help and the version", async () => {
@@ -106,7 +218,7 @@ describe("weir run", () => {
   it("runs a flow to completion, writing its output", async () => {
     const out = tempFile("squares.txt")
     const result = await weir(["run", `flows.ts:getFlow(${JSON.stringify(out)}, 4)`])
-    expect(result.stderr).toBe("")
+    expect(withoutEpochLines(result.stderr)).toBe("")
     expect(result.code).toBe(0)
     expect(readFileSync(out, "utf8")).toBe("1^2 = 1\n2^2 = 4\n3^2 = 9\n4^2 = 16\n")
   })
@@ -114,7 +226,7 @@ describe("weir run", () => {
   it("runs on several workers with -w, and with an epoch interval from the environment", async () => {
     const out = tempFile("words.txt")
     const result = await weir(["run", "flows.ts:wordCount", "-w", "2"], { WEIR_TEST_OUT: out, WEIR_SNAPSHOT_INTERVAL: "0" })
-    expect(result.stderr).toBe("")
+    expect(withoutEpochLines(result.stderr)).toBe("")
     expect(result.code).toBe(0)
     expect(readFileSync(out, "utf8").trim().split("\n").sort()).toEqual(["a 1", "b 2", "c 3"])
   })
@@ -135,6 +247,8 @@ describe("weir run", () => {
     const crashed = await weir(["run", "resumable.ts", "-r", db, "-s", "0", "-b", "0"], { OUT: out, ABORT_AT: "6" })
     expect(crashed.code).toBe(0)
     expect(readFileSync(out, "utf8").trim().split("\n")).toEqual(["0 0", "1 1", "2 3", "3 6", "4 10", "5 15"])
+    // With a store, each epoch line says how long its commit took.
+    expect(crashed.stderr).toMatch(/^epoch 1: 1 item in, commit \d+\.\d ms$/m)
     const resumed = await weir(["run", "resumable.ts", "-r", db, "-s", "0", "-b", "0"], { OUT: out })
     expect(resumed.code).toBe(0)
     // Every batch was its own epoch, so the resume repeats nothing and the running sum continues.
@@ -213,4 +327,149 @@ describe("weir run", () => {
       expect(readdirSync(marks).sort()).toEqual(["closed-0", "closed-1"])
     }
   )
+})
+
+describe("weir run: watching a run", () => {
+  it("--metrics-port 0 serves Prometheus metrics and the dataflow with live counts while the run lasts", async () => {
+    const child = start(["run", "paced.ts", "--metrics-port", "0", "-s", "0.5"])
+    const done = finished(child)
+    const logged = waitFor(child.stderr!, /metrics: http:\/\/127\.0\.0\.1:(\d+)\/metrics\n/)
+    const paused = waitFor(child.stdout!, /paused 0 40\n/)
+    const port = Number((await logged)[1])
+    expect(listeningPorts(child.pid!)).toEqual([port])
+    await paused
+    // The source emitted its 40 items and waits 2 s before it ends: the published count is 40.
+    const metrics = await scrapeUntil(port, (m) => total(m, "weir_items_out_total", { step_id: "paced.inp" }) >= 40, 1_500)
+    expect(total(metrics, "weir_items_out_total", { step_id: "paced.inp", worker: "0" })).toBe(40)
+    expect(metrics.types.get("weir_items_in_total")).toBe("counter")
+    expect(metrics.types.get("weir_items_out_total")).toBe("counter")
+    expect(metrics.types.get("weir_epoch")).toBe("gauge")
+    expect(metrics.types.get("weir_state_keys")).toBe("gauge")
+    expect(metrics.help.get("weir_items_in_total")).toContain("Items that entered the step")
+    const counters = metrics.samples.filter((s) => s.name === "weir_items_in_total" || s.name === "weir_items_out_total")
+    expect(counters.length).toBeGreaterThanOrEqual(6)
+    for (const c of counters) expect(Object.keys(c.labels).sort()).toEqual(["step_id", "worker"])
+    expect(total(metrics, "weir_items_in_total", { step_id: "paced.out", worker: "0" })).toBe(40)
+    expect(total(metrics, "weir_state_keys", { step_id: "paced.sum.statefulBatch", worker: "0" })).toBe(3)
+
+    const res = await fetch(`http://127.0.0.1:${port}/dataflow`)
+    expect(res.status).toBe(200)
+    const dataflow = (await res.json()) as {
+      typ: string
+      flowId: string
+      substeps: Array<{ stepId: string }>
+      counts: Record<string, { itemsIn: number; itemsOut: number; stateKeys: number }>
+    }
+    expect(dataflow.typ).toBe("RenderedDataflow")
+    expect(dataflow.flowId).toBe("paced")
+    expect(dataflow.substeps.map((s) => s.stepId)).toEqual(["paced.inp", "paced.key", "paced.sum", "paced.out"])
+    expect(dataflow.counts).toEqual({
+      "paced.inp": { itemsIn: 0, itemsOut: 40, stateKeys: 0 },
+      "paced.key.flatMapBatch": { itemsIn: 40, itemsOut: 40, stateKeys: 0 },
+      "paced.sum.statefulBatch": { itemsIn: 40, itemsOut: 40, stateKeys: 3 },
+      "paced.out": { itemsIn: 40, itemsOut: 0, stateKeys: 0 }
+    })
+    expect((await fetch(`http://127.0.0.1:${port}/metrics/extra`)).status).toBe(404)
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(404)
+
+    const result = await done
+    expect(result.code).toBe(0)
+    expect(result.stderr.match(/^metrics: /gm)).toHaveLength(1)
+  })
+
+  it("without --metrics-port, opens no port and logs no metrics address", async () => {
+    const child = start(["run", "paced.ts"], { COUNT: "5", PAUSE_MS: "1000" })
+    const done = finished(child)
+    await waitFor(child.stdout!, /paused 0 5\n/)
+    expect(listeningPorts(child.pid!)).toEqual([])
+    const result = await done
+    expect(result.code).toBe(0)
+    expect(result.stderr).not.toContain("metrics:")
+  })
+
+  it("logs one line per closed epoch at the default level, and none with --log-level warn or WEIR_LOG_LEVEL=error", async () => {
+    const flow = `flows.ts:getFlow(${JSON.stringify(tempFile("squares.txt"))}, 4)`
+    const info = await weir(["run", flow])
+    expect(info.code).toBe(0)
+    expect(info.stderr).toBe("epoch 1: 4 items in\n")
+    const several = await weir(["run", "paced.ts", "-s", "0.2", "--log-level", "debug"], { COUNT: "20", PAUSE_MS: "300" })
+    expect(several.code).toBe(0)
+    const lines = several.stderr.trim().split("\n")
+    expect(lines.length).toBeGreaterThanOrEqual(2)
+    lines.forEach((line, i) => expect(line).toMatch(new RegExp(`^epoch ${i + 1}: [\\d,]+ items? in$`)))
+    expect(lines.reduce((sum, l) => sum + Number(/: ([\d,]+) item/.exec(l)![1].replace(/,/g, "")), 0)).toBe(20)
+    const warn = await weir(["run", flow, "--log-level", "warn"])
+    expect(warn.code).toBe(0)
+    expect(warn.stderr).toBe("")
+    const error = await weir(["run", flow], { WEIR_LOG_LEVEL: "error" })
+    expect(error.code).toBe(0)
+    expect(error.stderr).toBe("")
+  })
+
+  it("on worker threads (-w 2), one server for the process serves every worker's counts", async () => {
+    const child = start(["run", "paced.ts", "-w", "2", "--metrics-port", "0", "-s", "0.5"])
+    const done = finished(child)
+    const logged = waitFor(child.stderr!, /metrics: http:\/\/127\.0\.0\.1:(\d+)\/metrics\n/)
+    const paused = waitFor(child.stdout!, /paused (\d) 40\n(.|\n)*paused (\d) 40\n/)
+    const port = Number((await logged)[1])
+    await paused
+    const metrics = await scrapeUntil(port, (m) => total(m, "weir_items_out_total", { step_id: "paced.inp" }) >= 80, 1_500)
+    expect(total(metrics, "weir_items_out_total", { step_id: "paced.inp", worker: "0" })).toBe(40)
+    expect(total(metrics, "weir_items_out_total", { step_id: "paced.inp", worker: "1" })).toBe(40)
+    const workers = new Set(metrics.samples.filter((s) => s.name === "weir_items_in_total").map((s) => s.labels.worker))
+    expect([...workers].sort()).toEqual(["0", "1"])
+    expect(total(metrics, "weir_state_keys", { step_id: "paced.sum.statefulBatch" })).toBe(3)
+    expect(listeningPorts(child.pid!)).toEqual([port])
+    const result = await done
+    expect(result.code).toBe(0)
+    expect(result.stderr.match(/^metrics: /gm)).toHaveLength(1)
+  })
+
+  it("--otlp sends the run's spans and metrics to the collector, as the flow's service", async () => {
+    const received: Array<{ path: string; service: unknown; names: Array<string> }> = []
+    const collector = createServer((req, res) => {
+      let body = ""
+      req.on("data", (chunk: Buffer) => (body += chunk.toString()))
+      req.on("end", () => {
+        const json = JSON.parse(body) as {
+          resourceSpans?: Array<{ resource: Resource; scopeSpans: Array<{ spans: Array<{ name: string }> }> }>
+          resourceMetrics?: Array<{ resource: Resource; scopeMetrics: Array<{ metrics: Array<{ name: string }> }> }>
+        }
+        for (const r of json.resourceSpans ?? []) {
+          received.push({ path: req.url!, service: serviceOf(r.resource), names: r.scopeSpans.flatMap((s) => s.spans.map((x) => x.name)) })
+        }
+        for (const r of json.resourceMetrics ?? []) {
+          received.push({ path: req.url!, service: serviceOf(r.resource), names: r.scopeMetrics.flatMap((s) => s.metrics.map((x) => x.name)) })
+        }
+        res.writeHead(200, { "content-type": "application/json" })
+        res.end("{}")
+      })
+    })
+    type Resource = { attributes: Array<{ key: string; value: { stringValue?: string } }> }
+    const serviceOf = (r: Resource) => r.attributes.find((a) => a.key === "service.name")?.value.stringValue
+    await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve))
+    const url = `http://127.0.0.1:${(collector.address() as { port: number }).port}`
+    try {
+      const result = await weir(["run", "paced.ts", "-s", "0.3", "--otlp", url], { COUNT: "10", PAUSE_MS: "300" })
+      expect(result.code).toBe(0)
+      const spans = received.filter((r) => r.path === "/v1/traces")
+      const metrics = received.filter((r) => r.path === "/v1/metrics")
+      expect(new Set(received.map((r) => r.service))).toEqual(new Set(["paced"]))
+      expect(spans.flatMap((r) => r.names)).toContain("weir.epoch")
+      expect(metrics.flatMap((r) => r.names)).toContain("weir_items_out_total")
+      // OTEL_EXPORTER_OTLP_ENDPOINT stands in for --otlp, and OTEL_SERVICE_NAME names the service.
+      received.length = 0
+      const fromEnv = await weir(["run", "paced.ts", "-s", "0.3"], {
+        COUNT: "5",
+        PAUSE_MS: "100",
+        OTEL_EXPORTER_OTLP_ENDPOINT: url,
+        OTEL_SERVICE_NAME: "orders"
+      })
+      expect(fromEnv.code).toBe(0)
+      expect(received.length).toBeGreaterThan(0)
+      expect(new Set(received.map((r) => r.service))).toEqual(new Set(["orders"]))
+    } finally {
+      collector.close()
+    }
+  })
 })

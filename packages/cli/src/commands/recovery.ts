@@ -8,9 +8,8 @@
 import type * as Duration from "effect/Duration"
 import type { RecoveryConfigLike } from "@weir/core"
 import type { RecoveryInitCommand } from "../args.js"
-import { CliError, type CliContext } from "../io.js"
-
-const RECOVERY_PACKAGE = "@weir/recovery"
+import type { CliContext } from "../io.js"
+import { importOptionalPackage } from "../optionalPackage.js"
 
 /** The parts of `@weir/recovery` the command line uses. */
 export interface RecoveryPackage {
@@ -30,41 +29,16 @@ export interface RecoveryPackage {
   ) => Promise<void>
 }
 
-const notInstalled = (): CliError =>
-  new CliError(
-    `recovery needs the ${RECOVERY_PACKAGE} package, which is not installed; ` +
-      `install it next to weir with \`npm install ${RECOVERY_PACKAGE}\``
-  )
-
 /** Import `@weir/recovery`, failing with install instructions when it is absent. */
-export const importRecoveryPackage = async (): Promise<RecoveryPackage> => {
-  // A variable specifier: the package is optional, so it must not be resolved at build time.
-  const specifier: string = RECOVERY_PACKAGE
-  let module: Partial<RecoveryPackage>
-  try {
-    module = (await import(specifier)) as Partial<RecoveryPackage>
-  } catch (e) {
-    const code = (e as { code?: unknown }).code
-    const message = e instanceof Error ? e.message : ""
-    if ((code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") && message.includes(`'${RECOVERY_PACKAGE}'`)) {
-      throw notInstalled()
-    }
-    if (message.includes(`Cannot find package '${RECOVERY_PACKAGE}'`) || message.includes(`Failed to load url ${RECOVERY_PACKAGE}`)) {
-      throw notInstalled()
-    }
-    throw new CliError(`error loading ${RECOVERY_PACKAGE}: ${message || String(e)}`, { cause: e })
-  }
-  if (
-    typeof module.RecoveryConfig !== "function" || typeof module.initDbDir !== "function" ||
-    typeof module.PostgresRecoveryConfig !== "function" || typeof module.initPostgres !== "function"
-  ) {
-    throw new CliError(
-      `the installed ${RECOVERY_PACKAGE} does not export RecoveryConfig, initDbDir, PostgresRecoveryConfig and initPostgres; ` +
-        "install a version that matches this weir command"
-    )
-  }
-  return module as RecoveryPackage
-}
+export const importRecoveryPackage = (): Promise<RecoveryPackage> =>
+  importOptionalPackage<RecoveryPackage>({
+    name: "@weir/recovery",
+    neededFor: "recovery",
+    exports: "RecoveryConfig, initDbDir, PostgresRecoveryConfig and initPostgres",
+    provides: (m) =>
+      typeof m.RecoveryConfig === "function" && typeof m.initDbDir === "function" &&
+      typeof m.PostgresRecoveryConfig === "function" && typeof m.initPostgres === "function"
+  })
 
 /** `weir recovery init <dir> <count>` and `weir recovery init --postgres <url> <count>`. */
 export const recoveryInit = async (command: RecoveryInitCommand, context: CliContext): Promise<number> => {
