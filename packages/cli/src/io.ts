@@ -16,7 +16,7 @@ import type { LoadOptions, ModuleImporter } from "./load.js"
 export interface CliContext {
   readonly stdout: (text: string) => void
   readonly stderr: (text: string) => void
-  /** Whether stderr is a terminal: then `weir run` keeps a progress line on it. */
+  /** Whether stderr is a terminal and stdout is not: then `weir run` keeps a progress line on stderr. */
   readonly stderrIsTTY: boolean
   readonly env: Environment
   readonly cwd: string

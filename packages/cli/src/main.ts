@@ -39,7 +39,10 @@ export const main = async (argv: ReadonlyArray<string>, options: MainOptions = {
   const context: CliContext = {
     stdout: options.stdout ?? ((text) => void process.stdout.write(text)),
     stderr: options.stderr ?? ((text) => void process.stderr.write(text)),
-    stderrIsTTY: options.stderrIsTTY ?? (options.stderr === undefined && process.stderr.isTTY === true),
+    // The progress line goes on stderr, and only when stdout is not the same terminal (where a
+    // flow's StdOutSink would write through it).
+    stderrIsTTY: options.stderrIsTTY ??
+      (options.stderr === undefined && process.stderr.isTTY === true && process.stdout.isTTY !== true),
     env: options.env ?? process.env,
     cwd: options.cwd ?? process.cwd(),
     importModule: options.importModule
