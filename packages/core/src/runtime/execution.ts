@@ -202,7 +202,7 @@ export class Execution extends Engine {
   loop(): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> {
     return Effect.onExit(this.run(), (exit) =>
       Effect.sync(() => {
-        this.publishMetrics(Date.now(), true, () => this.epoch)
+        this.publishMetrics(true, this.epoch)
         this.endEpochSpan(exit._tag === "Failure" ? Cause.squash(exit.cause) : undefined)
       }))
   }
@@ -225,7 +225,7 @@ export class Execution extends Engine {
           yield* ex.awaitCommit()
           return
         }
-        ex.publishMetrics(Date.now(), false, () => ex.epoch)
+        ex.publishMetrics(false, ex.epoch)
         yield* ex.closeEnded()
         if (turn === "finish") {
           yield* ex.finish()
@@ -295,7 +295,7 @@ export class Execution extends Engine {
   private readAtLastClose = 0
 
   private epochClosed(commitMs: number | undefined): void {
-    this.publishMetrics(Date.now(), true, () => this.epoch)
+    this.publishMetrics(true, this.epoch)
     const read = this.counters.itemsRead
     const itemsIn = read - this.readAtLastClose
     this.readAtLastClose = read

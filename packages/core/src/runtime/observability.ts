@@ -12,9 +12,10 @@ import type * as Tracer from "effect/Tracer"
 import type { RenderedDataflow } from "../visualize.js"
 
 /**
- * The share of step batches that get a `weir.step` span (0 to 1). Epochs and
- * commits always get theirs. `@weir/tracing` sets it from its config's
- * sampling ratio; without tracing it is 0.
+ * The share of step batches that get a `weir.step` span (0 to 1), at most
+ * 16 per worker each quarter second (a span costs tens of microseconds).
+ * Epochs and commits always get theirs. `@weir/tracing` sets it from its
+ * config's sampling ratio; without tracing it is 0.
  *
  * @since 0.2.0
  */

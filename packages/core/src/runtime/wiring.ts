@@ -41,6 +41,9 @@ import {
 } from "./steps.js"
 import { TimerHeap } from "./timers.js"
 
+/** Step spans a worker records at most per quarter second (see `Engine.spanBudget`). */
+export const STEP_SPANS_PER_WINDOW = 16
+
 /** One worker of this thread: its copy of every step. */
 export class Worker implements WorkerView {
   readonly steps: Array<RuntimeStep | undefined> = []
@@ -104,6 +107,27 @@ export abstract class Engine {
     this.counters = new StepCounters(plan, wiring.localWorkers)
   }
 
+  private publishCalls = 0
+
+  /**
+   * Step spans left in this quarter second: sampled batches get a span at the
+   * configured ratio, but at most {@link STEP_SPANS_PER_WINDOW} per window
+   * (a span costs tens of microseconds to record and export; a fast
+   * pipeline sampled at 1% would otherwise spend several percent on them).
+   */
+  private spanBudget = STEP_SPANS_PER_WINDOW
+  private spanWindowStart = 0
+
+  /** A new window of step spans, once the last one is a quarter second old. */
+  protected refreshSpanBudget(): void {
+    if (this.wiring.stepSpanSampling === 0) return
+    const now = Date.now()
+    if (now - this.spanWindowStart >= 250) {
+      this.spanWindowStart = now
+      this.spanBudget = STEP_SPANS_PER_WINDOW
+    }
+  }
+
   /** The span of the epoch being processed (steps' spans nest under it). */
   protected epochSpan: Tracer.Span | undefined = undefined
 
@@ -115,10 +139,11 @@ export abstract class Engine {
   /** Push a batch into `target` (step `step`), in a sampled `weir.step` span. */
   protected pushTo(target: RuntimeStep, port: number, batch: Array<unknown>): void {
     const sampling = this.wiring.stepSpanSampling
-    if (sampling === 0 || Math.random() >= sampling) {
+    if (sampling === 0 || this.spanBudget === 0 || Math.random() >= sampling) {
       target.push(port, batch)
       return
     }
+    this.spanBudget--
     const span = startSpan(this.wiring.tracer, "weir.step", this.epochSpan ?? this.wiring.parentSpan, {
       "weir.step_id": target.stepId,
       "weir.items": batch.length
@@ -149,13 +174,16 @@ export abstract class Engine {
    * Publish the counts (when due, or `force`) and the gauges: each worker's
    * epoch and each stateful step's keys.
    */
-  protected publishMetrics(now: number, force: boolean, epochOf: (w: Worker) => number): void {
+  protected publishMetrics(force: boolean, epoch: number): void {
+    // Look at the time only every few calls: the loop calls this every turn.
+    if (!force && (++this.publishCalls & 15) !== 0) return
+    this.refreshSpanBudget()
     if (!this.wiring.metrics) return
     const ctx = this.wiring.context
-    if (!this.counters.publish(ctx, now, force)) return
+    if (!this.counters.publish(ctx, Date.now(), force)) return
     for (const w of this.workers) {
       const worker = String(w.workerIndex)
-      setGauge(epochGauge, { worker }, epochOf(w), ctx)
+      setGauge(epochGauge, { worker }, epoch, ctx)
       for (const s of this.plan.steps) {
         if (s.kernel.kind !== "statefulBatch") continue
         setGauge(stateKeys, { step_id: s.stepId, worker }, (w.steps[s.index] as StatefulStep).liveCount, ctx)
@@ -290,7 +318,13 @@ export abstract class Engine {
             const target = w.steps[step]!
             const counts = this.counters.in
             const slot = this.counters.slot(w.local, step)
-            if (!this.wiring.metrics && this.wiring.stepSpanSampling === 0) return (batch: Array<unknown>) => target.push(port, batch)
+            if (this.wiring.stepSpanSampling === 0) {
+              if (!this.wiring.metrics) return (batch: Array<unknown>) => target.push(port, batch)
+              return (batch: Array<unknown>) => {
+                counts[slot] += batch.length
+                target.push(port, batch)
+              }
+            }
             return (batch: Array<unknown>) => {
               counts[slot] += batch.length
               this.pushTo(target, port, batch)

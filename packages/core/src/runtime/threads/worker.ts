@@ -468,18 +468,22 @@ export class ThreadExecution extends Engine {
     this.config.send({ t: "epoch", epoch, itemsIn: read - this.readAtLastEpoch })
     this.readAtLastEpoch = read
     this.nextEpochSpan(epoch + 1)
-    this.sendMetrics(Date.now(), true)
+    this.sendMetrics(true)
   }
 
   /** Publish this thread's counts, and send every counter and gauge of its registry to the coordinator, when due. */
-  private sendMetrics(now: number, force: boolean): void {
-    this.publishMetrics(now, force, () => this.epoch)
+  private sendMetrics(force: boolean): void {
+    if (!force && (++this.sendCalls & 15) !== 0) return
+    this.refreshSpanBudget()
+    this.publishMetrics(true, this.epoch)
+    const now = Date.now()
     if (!force && now - this.metricsSentAt < PUBLISH_EVERY_MS) return
     this.metricsSentAt = now
     this.config.send({ t: "metrics", readings: readingsOf(this.config.context) })
   }
 
   private metricsSentAt = 0
+  private sendCalls = 0
 
   private finalOrInfinity(): number {
     return this.progress.finalEpoch(this.inputsEnded) ?? Infinity
@@ -500,7 +504,7 @@ export class ThreadExecution extends Engine {
   loop(): Effect.Effect<"done" | "abort" | "stopped", WeirRuntimeError | WeirRecoveryError> {
     return Effect.onExit(this.run(), (exit) =>
       Effect.sync(() => {
-        this.sendMetrics(Date.now(), true)
+        this.sendMetrics(true)
         this.endEpochSpan(exit._tag === "Failure" ? Cause.squash(exit.cause) : undefined)
       }))
   }
@@ -514,7 +518,7 @@ export class ThreadExecution extends Engine {
         if (ex.stopRequested) return "stopped" as const
         yield* Effect.try({ try: () => ex.turn(clock.now()), catch: asRuntimeError })
         if (ex.aborted) return "abort" as const
-        ex.sendMetrics(Date.now(), false)
+        ex.sendMetrics(false)
         yield* ex.closeEnded()
         if (ex.waitsForWrites || ex.pending.size >= MAX_WRITES_IN_FLIGHT) yield* ex.drainWrites()
         if (ex.progress.workerFront > ex.committed) {
