@@ -61,7 +61,13 @@ export interface EpochClosed {
   readonly epoch: number
   /** Items the inputs read since the previous epoch closed (all workers). */
   readonly itemsIn: number
-  /** How long its commit to the recovery store took, or `undefined` without a store (or when nothing changed). */
+  /**
+   * How long the epoch's close spent on its commit to the recovery store, or
+   * `undefined` without a store (or when nothing changed). With a store that
+   * writes while the next epoch runs (PostgreSQL), this is the snapshot and
+   * the wait for the previous write; `weir_epoch_commit_seconds` has the
+   * writes themselves.
+   */
   readonly commitMs: number | undefined
 }
 
