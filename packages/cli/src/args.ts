@@ -120,6 +120,8 @@ export type Command = RunCommand | VisualizeCommand | RecoveryInitCommand | Help
  * @since 0.1.0
  */
 export class UsageError extends Error {
+  /** As Effect's tagged errors have it (`Effect.catchTag("UsageError", …)`). */
+  readonly _tag = "UsageError" as const
   constructor(message: string, readonly usage: string) {
     super(message)
     this.name = "UsageError"

@@ -35,9 +35,12 @@ export interface CliContext {
  * @since 0.1.0
  */
 export class CliError extends Error {
+  /** The class name, as Effect's tagged errors have it (`Effect.catchTag`). */
+  readonly _tag: string
   constructor(message: string, options?: { readonly cause?: unknown }) {
     super(message, options)
     this.name = "CliError"
+    this._tag = new.target.name
   }
 }
 
@@ -56,6 +59,7 @@ export class CliError extends Error {
  * @since 0.1.0
  */
 export class FlowLoadError extends CliError {
+  declare readonly _tag: "FlowLoadError"
   constructor(message: string, options?: { readonly cause?: unknown }) {
     super(message, options)
     this.name = "FlowLoadError"

@@ -98,6 +98,8 @@ describe("weir run arguments", () => {
 
   it("rejects bad numbers, naming the flag or variable", () => {
     expect(usageError(["run", "flow.ts", "-w", "0"]).message).toBe("--workers-per-process must be a positive integer; got '0'")
+    // A tagged error, for Effect.catchTag.
+    expect(usageError(["run", "flow.ts", "-w", "0"])._tag).toBe("UsageError")
     expect(usageError(["run", "flow.ts", "-w", "two"]).message).toContain("positive integer")
     expect(usageError(["run", "flow.ts", "-s", "-1"]).message).toContain("-s")
     expect(usageError(["run", "flow.ts"], { WEIR_SNAPSHOT_INTERVAL: "soon" }).message).toBe(

@@ -84,6 +84,7 @@ describe("loadFlow", () => {
 
   it("hints at `<file>:<export>` when the default export name is missing", async () => {
     const e = await loadError("slow.ts:ticks")
+    expect(e._tag).toBe("FlowLoadError")
     expect(e.message).toContain("has no export named 'ticks' (its exports are: flow)")
     const fallback = await loadError("broken.ts")
     expect(fallback.message).toContain("error loading 'broken.ts': broken on purpose")

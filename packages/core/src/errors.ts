@@ -31,12 +31,20 @@ export class WeirRuntimeError extends Data.TaggedError("WeirRuntimeError")<{
 /**
  * Base class of errors from a recovery store (missing or inconsistent
  * partitions, a store that is down). They surface from a run as they are.
+ * Each class is a tagged error: its `_tag` is its class name, so
+ * `Effect.catchTag("StoreInUseError", …)` picks one out.
  *
+ * @example
+ * ```ts
+ * run(flow, { recovery }).pipe(Effect.catchTag("NoPartitionsError", () => Effect.logError("run `weir recovery init` first")))
+ * ```
  * @since 0.1.0
  */
 export class WeirRecoveryError extends Error {
+  readonly _tag: string
   constructor(message: string, options?: { readonly cause?: unknown }) {
     super(message, options)
     this.name = new.target.name
+    this._tag = new.target.name
   }
 }

@@ -11,14 +11,18 @@ import { WeirRecoveryError } from "@weir/core"
  *
  * @since 0.1.0
  */
-export class NoPartitionsError extends WeirRecoveryError {}
+export class NoPartitionsError extends WeirRecoveryError {
+  declare readonly _tag: "NoPartitionsError"
+}
 
 /**
  * Some recovery partitions are missing: restore them (every partition file must be reachable).
  *
  * @since 0.1.0
  */
-export class MissingPartitionsError extends WeirRecoveryError {}
+export class MissingPartitionsError extends WeirRecoveryError {
+  declare readonly _tag: "MissingPartitionsError"
+}
 
 /**
  * Recovery partitions disagree: different partition counts, or some were
@@ -26,7 +30,9 @@ export class MissingPartitionsError extends WeirRecoveryError {}
  *
  * @since 0.1.0
  */
-export class InconsistentPartitionsError extends WeirRecoveryError {}
+export class InconsistentPartitionsError extends WeirRecoveryError {
+  declare readonly _tag: "InconsistentPartitionsError"
+}
 
 /**
  * The store could not be reached or written (a database that is down, a
@@ -34,14 +40,18 @@ export class InconsistentPartitionsError extends WeirRecoveryError {}
  *
  * @since 0.1.0
  */
-export class RecoveryStoreError extends WeirRecoveryError {}
+export class RecoveryStoreError extends WeirRecoveryError {
+  declare readonly _tag: "RecoveryStoreError"
+}
 
 /**
  * A state could not be serialized or deserialized; the message names the step and the key.
  *
  * @since 0.1.0
  */
-export class StateSerializationError extends WeirRecoveryError {}
+export class StateSerializationError extends WeirRecoveryError {
+  declare readonly _tag: "StateSerializationError"
+}
 
 /**
  * The store is held by another run: a store is used by one run at a time.
@@ -49,7 +59,9 @@ export class StateSerializationError extends WeirRecoveryError {}
  *
  * @since 0.2.0
  */
-export class StoreInUseError extends WeirRecoveryError {}
+export class StoreInUseError extends WeirRecoveryError {
+  declare readonly _tag: "StoreInUseError"
+}
 
 /**
  * The store belongs to another dataflow: a store is bound to the flow id of
@@ -57,7 +69,9 @@ export class StoreInUseError extends WeirRecoveryError {}
  *
  * @since 0.2.0
  */
-export class WrongFlowError extends WeirRecoveryError {}
+export class WrongFlowError extends WeirRecoveryError {
+  declare readonly _tag: "WrongFlowError"
+}
 
 /**
  * `initDbDir` / `initPostgres` (`weir recovery init`) refused to initialise a
@@ -67,4 +81,6 @@ export class WrongFlowError extends WeirRecoveryError {}
  *
  * @since 0.2.0
  */
-export class StoreAlreadyInitializedError extends WeirRecoveryError {}
+export class StoreAlreadyInitializedError extends WeirRecoveryError {
+  declare readonly _tag: "StoreAlreadyInitializedError"
+}

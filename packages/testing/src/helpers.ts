@@ -18,6 +18,8 @@ import * as Effect from "effect/Effect"
  * @since 0.1.0
  */
 export class PollTimeoutError extends Error {
+  /** As Effect's tagged errors have it (`Effect.catchTag("PollTimeoutError", …)`). */
+  readonly _tag = "PollTimeoutError" as const
   constructor(message: string) {
     super(message)
     this.name = "TimeoutError"

@@ -70,6 +70,7 @@ describe("pollNextBatch", () => {
     const started = Date.now()
     const error = await pollNextBatch(never, "30 millis").catch((e: unknown) => e)
     expect(error).toBeInstanceOf(PollTimeoutError)
+    expect((error as PollTimeoutError)._tag).toBe("PollTimeoutError")
     expect((error as Error).name).toBe("TimeoutError")
     expect(Date.now() - started).toBeLessThan(2000)
   })
