@@ -274,6 +274,13 @@ describe("weir run", () => {
     expect(readFileSync(out, "utf8").trim().split("\n").slice(6)).toEqual(["6 21", "7 28", "8 36", "9 45"])
   })
 
+  it("recovery init on a missing directory says what to do, without a stack trace", async () => {
+    const result = await weir(["recovery", "init", join(mkdtempSync(join(tmpdir(), "weir-cli-db-")), "missing", "sub"), "2"])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain("does not exist; please create it first")
+    expect(result.stderr).not.toMatch(/^\s+at /m)
+  })
+
   it("run -r on a directory that was never initialised says how to fix it", async () => {
     const result = await weir(["run", "resumable.ts", "-r", mkdtempSync(join(tmpdir(), "weir-cli-db-")), "-s", "1", "-b", "0"], {
       OUT: join(tmpdir(), "unused.txt")

@@ -5,8 +5,8 @@
  *
  * @since 0.1.0
  */
+import { type RecoveryConfigLike, WeirRecoveryError } from "@weir/core"
 import type * as Duration from "effect/Duration"
-import type { RecoveryConfigLike } from "@weir/core"
 import type { RecoveryInitCommand } from "../args.js"
 import type { CliContext } from "../io.js"
 import { importOptionalPackage } from "../optionalPackage.js"
@@ -43,13 +43,21 @@ export const importRecoveryPackage = (): Promise<RecoveryPackage> =>
 /** `weir recovery init <dir> <count>` and `weir recovery init --postgres <url> <count>`. */
 export const recoveryInit = async (command: RecoveryInitCommand, context: CliContext): Promise<number> => {
   const { initDbDir, initPostgres } = await importRecoveryPackage()
-  if (command.postgres) {
-    await initPostgres(command.dbDir, command.partCount, { schema: command.schema, flowId: command.flowId })
-    const schema = command.schema ?? `the schema of flow '${command.flowId}'`
-    context.stderr(`created ${command.partCount} recovery partition(s) in ${schema} of ${redact(command.dbDir)}\n`)
-    return 0
+  try {
+    if (command.postgres) {
+      await initPostgres(command.dbDir, command.partCount, { schema: command.schema, flowId: command.flowId })
+      const schema = command.schema ?? `the schema of flow '${command.flowId}'`
+      context.stderr(`created ${command.partCount} recovery partition(s) in ${schema} of ${redact(command.dbDir)}\n`)
+      return 0
+    }
+    await initDbDir(command.dbDir, command.partCount)
+  } catch (e) {
+    // An expected failure (a missing directory, a store in use, one already initialised) says
+    // what to do; a stack trace would only hide that.
+    if (!(e instanceof WeirRecoveryError)) throw e
+    context.stderr(`weir recovery init: ${e.message}\n`)
+    return 1
   }
-  await initDbDir(command.dbDir, command.partCount)
   context.stderr(`created ${command.partCount} recovery partition(s) in ${command.dbDir}\n`)
   return 0
 }
