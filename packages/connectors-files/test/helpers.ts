@@ -121,54 +121,6 @@ export class AbortingSource<X> extends FixedPartitionedSource<X, number> {
   }
 }
 
-/**
- * Reads each partition of `inner` to its end while it is being built (the
- * runtime awaits `buildPart`), then replays its batches synchronously, each
- * with the snapshot the real partition gave after it; throws `AbortExecution`
- * at `nextBatch` call number `abortAt` (0-based), if given.
- *
- * Why: with an epoch interval of 0, `@weir/core`'s worker loop never gives
- * the event loop a turn while a `nextBatch` Promise is pending, so a source
- * that reads asynchronously never gets its data (see the package README's
- * "Known issues"). Replaying keeps every offset and every resume real while
- * making each batch its own epoch.
- */
-export class ReplayedSource<X> extends FixedPartitionedSource<X, number> {
-  constructor(
-    private readonly inner: FixedPartitionedSource<X, number>,
-    private readonly abortAt?: number
-  ) {
-    super()
-  }
-  listParts() {
-    return this.inner.listParts()
-  }
-  async buildPart(stepId: string, part: string, resume: number | undefined): Promise<StatefulSourcePartition<X, number>> {
-    const p = (await this.inner.buildPart(stepId, part, resume)) as StatefulSourcePartition<X, number>
-    let snapshot = p.snapshot()
-    const batches: Array<readonly [Array<X>, number]> = []
-    for (;;) {
-      const b = await p.nextBatch()
-      if (b === EOF) break
-      const items = Array.from(b as Iterable<X>)
-      if (items.length > 0) batches.push([items, p.snapshot()])
-    }
-    await p.close?.()
-    let calls = 0
-    let next = 0
-    return {
-      nextBatch: () => {
-        if (calls++ === this.abortAt) throw new AbortExecution()
-        if (next === batches.length) return EOF
-        const [batch, after] = batches[next++]!
-        snapshot = after
-        return batch
-      },
-      snapshot: () => snapshot
-    }
-  }
-}
-
 /** A sink whose partitions fail right after their write number `at` (0-based) has reached the file: a crash mid-epoch. */
 export class CrashingSink extends FixedPartitionedSink<string, number> {
   constructor(

@@ -9,18 +9,11 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { CSVSource, type CSVRow, DirSink, DirSource, FileSink, FileSource } from "../src/index.js"
-import { AbortingSource, CrashingSink, ReplayedSource, tmpDir, TrackingSink } from "./helpers.js"
+import { AbortingSource, CrashingSink, tmpDir, TrackingSink } from "./helpers.js"
 
-/**
- * The sources as the flows read them. By default each partition is read to
- * its end when built and replayed (see `ReplayedSource`): with an epoch
- * interval of 0 the current core never lets a pending read finish. Set
- * WEIR_TEST_ASYNC_EPOCH0=1 to run the same tests on the asynchronous sources
- * themselves once the core waits for pending batches.
- */
-const ASYNC = process.env.WEIR_TEST_ASYNC_EPOCH0 === "1"
+/** The sources as the flows read them: as they are, or aborting the run after `stopAt` items. */
 const reading = <X>(source: FixedPartitionedSource<X, number>, stopAt?: number): FixedPartitionedSource<X, number> =>
-  ASYNC ? (stopAt === undefined ? source : new AbortingSource(source, stopAt)) : new ReplayedSource(source, stopAt)
+  stopAt === undefined ? source : new AbortingSource(source, stopAt)
 
 const freshDb = async (): Promise<string> => {
   const db = tmpDir()

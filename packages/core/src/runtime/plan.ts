@@ -114,10 +114,12 @@ export const buildPlan = (flow: Dataflow): Plan => {
   return { flowId: flow.id, steps, consumers, streamIds }
 }
 
-/** A source with named partitions (else a dynamic one: one partition per worker). */
-export const isFixedSource = (s: unknown): s is FixedPartitionedSource<unknown, unknown> =>
+/** Sources and sinks with named partitions list them and build each (dynamic ones build one per worker). */
+const hasNamedPartitions = (s: unknown): boolean =>
   typeof (s as { listParts?: unknown }).listParts === "function" && typeof (s as { buildPart?: unknown }).buildPart === "function"
 
+/** A source with named partitions (else a dynamic one: one partition per worker). */
+export const isFixedSource = (s: unknown): s is FixedPartitionedSource<unknown, unknown> => hasNamedPartitions(s)
+
 /** A sink with named partitions (else a dynamic one: one partition per worker). */
-export const isFixedSink = (s: unknown): s is FixedPartitionedSink<unknown, unknown> =>
-  typeof (s as { listParts?: unknown }).listParts === "function" && typeof (s as { buildPart?: unknown }).buildPart === "function"
+export const isFixedSink = (s: unknown): s is FixedPartitionedSink<unknown, unknown> => hasNamedPartitions(s)

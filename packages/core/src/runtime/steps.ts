@@ -1,7 +1,8 @@
 /**
  * Execution of the kernel steps on one worker. Each step takes whole batches
- * and pushes whole batches downstream, synchronously: a chain of stateless
- * steps is a chain of plain function calls over arrays, which is the fusion.
+ * and pushes whole batches downstream, synchronously. A chain of per-item
+ * steps (map, filter, keyOn, …) runs as one generated loop instead (see
+ * `fusion.ts`).
  */
 import type { StatefulBatchLogic } from "../StatefulLogic.js"
 import { stepError, toArray, wrongType } from "./async.js"
