@@ -42,7 +42,7 @@
 import { Packr } from "msgpackr"
 import * as v8 from "node:v8"
 import { WeirRuntimeError } from "../errors.js"
-import { findUnsendable } from "./snapshotCheck.js"
+import { findUnsendable, typedArrays } from "./snapshotCheck.js"
 
 const VERSION = 1
 const HEADER = 16
@@ -161,21 +161,7 @@ const MAX_DEPTH = 64
 
 /** Prototypes of values msgpack (with the options above) writes and reads back whole, as V8 does. */
 const exactLeafPrototypes = new Set<unknown>([Date.prototype, RegExp.prototype, ArrayBuffer.prototype, DataView.prototype, Buffer.prototype])
-for (
-  const T of [
-    Int8Array,
-    Uint8Array,
-    Uint8ClampedArray,
-    Int16Array,
-    Uint16Array,
-    Int32Array,
-    Uint32Array,
-    Float32Array,
-    Float64Array,
-    BigInt64Array,
-    BigUint64Array
-  ]
-) exactLeafPrototypes.add(T.prototype)
+for (const T of typedArrays) exactLeafPrototypes.add(T.prototype)
 
 const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed()
 

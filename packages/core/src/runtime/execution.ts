@@ -11,14 +11,11 @@
  * its interval has passed, and sleep until something is due when idle.
  */
 import * as Cause from "effect/Cause"
-import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import type * as Tracer from "effect/Tracer"
 import type * as Scope from "effect/Scope"
-import type { WeirRecoveryError } from "../errors.js"
-import type { WeirRuntimeError } from "../errors.js"
-import { nowMillis, setActiveClock, type WeirClock } from "./clock.js"
+import type { WeirRecoveryError, WeirRuntimeError } from "../errors.js"
+import { nowMillis, setActiveClock } from "./clock.js"
 import { routerFor, splitBatch } from "./exchange.js"
 import { commitSeconds } from "./metrics.js"
 import type { RunObserver } from "./observability.js"
@@ -26,32 +23,24 @@ import type { Exchange, Plan } from "./plan.js"
 import type { RecoveryStore, StepSnapshots } from "./recovery.js"
 import { ownerOf } from "./routing.js"
 import type { Emit, StatefulStep } from "./steps.js"
-import { asRuntimeError, checkSnapshot, Engine, notifyGrouped, type Worker } from "./wiring.js"
+import {
+  asRuntimeError,
+  checkSnapshot,
+  Engine,
+  environmentOf,
+  MAX_WRITES_IN_FLIGHT,
+  notifyGrouped,
+  type RunEnvironment,
+  type Worker
+} from "./wiring.js"
 
-export interface ExecutionConfig {
-  readonly clock: WeirClock
+export interface ExecutionConfig extends RunEnvironment {
   readonly epochIntervalMs: number
   readonly workerCount: number
   /** The opened recovery store, or none without recovery. */
   readonly store: RecoveryStore | undefined
-  readonly context: Context.Context<never>
-  readonly tracer: Tracer.Tracer
-  readonly stepSpanSampling: number
-  readonly metrics: boolean
-  readonly parentSpan: Tracer.AnySpan | undefined
   readonly observe: RunObserver | undefined
 }
-
-/** Writes in flight above this make the loop wait before polling again. */
-export const MAX_WRITES_IN_FLIGHT = 8
-/** Give the event loop (signals, I/O callbacks) a turn at least this often while busy. */
-export const YIELD_EVERY_MS = 20
-
-/** How long the loop sleeps at least when a turn found nothing to do. */
-export const IDLE_COOLDOWN_MS = 1
-
-/** How long an idle loop waits at most while an epoch is held for a batch in flight (its arrival wakes it sooner). */
-export const HELD_EPOCH_WAIT_MS = 50
 
 type Turn = "busy" | "idle" | "closeEpoch" | "finish" | "abort"
 
@@ -68,12 +57,7 @@ export class Execution extends Engine {
 
   private constructor(plan: Plan, private readonly config: ExecutionConfig) {
     super(plan, {
-      clock: config.clock,
-      context: config.context,
-      tracer: config.tracer,
-      stepSpanSampling: config.stepSpanSampling,
-      metrics: config.metrics,
-      parentSpan: config.parentSpan,
+      ...environmentOf(config),
       workerCount: config.workerCount,
       localWorkers: Array.from({ length: config.workerCount }, (_, w) => w),
       tracking: config.store !== undefined
@@ -211,7 +195,6 @@ export class Execution extends Engine {
     const ex = this
     const clock = this.config.clock
     return Effect.gen(function*() {
-      let lastYield = Date.now()
       for (;;) {
         const prev = setActiveClock(clock)
         let turn: Turn
@@ -234,33 +217,17 @@ export class Execution extends Engine {
         if (ex.pending.size >= MAX_WRITES_IN_FLIGHT) yield* ex.drainWrites()
         if (turn === "closeEpoch") yield* ex.closeEpoch()
         if (!ex.lastTurnBusy) {
-          // Nothing to do: sleep until a partition, timer or epoch is due, or an
-          // asynchronous batch arrives — at least the 1 ms idle cooldown, so that a
-          // zero epoch interval never spins while a source's batch is in flight.
-          const due = ex.nextDue()
-          const wait = due === Infinity ? HELD_EPOCH_WAIT_MS : Math.max(due - clock.now(), IDLE_COOLDOWN_MS)
-          yield* ex.sleep(wait)
-          lastYield = Date.now()
+          // Nothing to do: sleep until a partition, timer or epoch is due, or an asynchronous batch arrives.
+          yield* ex.idleUntil(ex.nextDue())
           continue
         }
-        if (Date.now() - lastYield >= YIELD_EVERY_MS) {
-          yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
-          lastYield = Date.now()
-        }
+        yield* ex.yieldIfDue()
       }
     })
   }
 
-  /** Sleep until `ms` pass or an asynchronous batch arrives, whichever is first. */
-  private sleep(ms: number): Effect.Effect<void> {
-    if (!this.partitions.some((p) => p.waiting)) return this.config.clock.sleep(ms)
-    const arrived = Effect.callback<void>((resume) => {
-      this.wakeUp = () => resume(Effect.void)
-      return Effect.sync(() => {
-        this.wakeUp = undefined
-      })
-    })
-    return Effect.raceFirst(this.config.clock.sleep(ms), arrived)
+  protected mayWake(): boolean {
+    return this.partitions.some((p) => p.waiting)
   }
 
   /** Close the current epoch: wait for writes, snapshot what changed, commit, advance. */

@@ -41,21 +41,21 @@ const plainPrototypes = new Set<unknown>([
   TypeError.prototype,
   URIError.prototype
 ])
-for (
-  const T of [
-    Int8Array,
-    Uint8Array,
-    Uint8ClampedArray,
-    Int16Array,
-    Uint16Array,
-    Int32Array,
-    Uint32Array,
-    Float32Array,
-    Float64Array,
-    BigInt64Array,
-    BigUint64Array
-  ]
-) plainPrototypes.add(T.prototype)
+/** Every typed array class: their instances survive a store (and a thread hop) whole. */
+export const typedArrays = [
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array
+] as const
+for (const T of typedArrays) plainPrototypes.add(T.prototype)
 if (typeof SharedArrayBuffer !== "undefined") plainPrototypes.add(SharedArrayBuffer.prototype)
 // Node's serializer writes a Buffer as a host object and reads it back as a Buffer.
 if (typeof Buffer !== "undefined") plainPrototypes.add(Buffer.prototype)

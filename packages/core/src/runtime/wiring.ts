@@ -60,8 +60,8 @@ export class Worker implements WorkerView {
   }
 }
 
-/** What the wiring needs to know of the run. */
-export interface WiringConfig {
+/** What every execution is given of the run it belongs to. */
+export interface RunEnvironment {
   readonly clock: WeirClock
   /** The run's Effect context (its metric registry). */
   readonly context: Context.Context<never>
@@ -72,6 +72,10 @@ export interface WiringConfig {
   readonly metrics: boolean
   /** The span the run's spans nest under, if any. */
   readonly parentSpan: Tracer.AnySpan | undefined
+}
+
+/** What the wiring needs to know of the run. */
+export interface WiringConfig extends RunEnvironment {
   /** Workers of the whole execution. */
   readonly workerCount: number
   /** The workers of this thread (global indices). */
@@ -79,6 +83,25 @@ export interface WiringConfig {
   /** Snapshots are tracked (a recovery store is open). */
   readonly tracking: boolean
 }
+
+/** Writes in flight above this make the loop wait before polling again. */
+export const MAX_WRITES_IN_FLIGHT = 8
+/** Give the event loop (signals, I/O callbacks) a turn at least this often while busy. */
+const YIELD_EVERY_MS = 20
+/** How long the loop sleeps at least when a turn found nothing to do. */
+const IDLE_COOLDOWN_MS = 1
+/** How long an idle loop waits at most when nothing is due (an arrival wakes it sooner). */
+const IDLE_MAX_WAIT_MS = 50
+
+/** The run environment within `config` (what `WiringConfig` takes of an execution's config). */
+export const environmentOf = (config: RunEnvironment): RunEnvironment => ({
+  clock: config.clock,
+  context: config.context,
+  tracer: config.tracer,
+  stepSpanSampling: config.stepSpanSampling,
+  metrics: config.metrics,
+  parentSpan: config.parentSpan
+})
 
 /** The steps, partitions and sinks of this thread's workers, and how to close them. */
 export abstract class Engine {
@@ -500,6 +523,44 @@ export abstract class Engine {
       this.wakeUp = undefined
       w()
     }
+  }
+
+  /** Whether something may call `wake` while the loop sleeps (else a sleep is only a timer). */
+  protected abstract mayWake(): boolean
+
+  private lastYield = Date.now()
+
+  /**
+   * A turn found nothing to do: sleep until `due` (a time on the run's clock;
+   * infinity: nothing is due) or until `wake` is called, whichever is first —
+   * at least the idle cooldown, so a zero epoch interval never spins while a
+   * batch is in flight, and at most a while when nothing is due.
+   */
+  protected idleUntil(due: number): Effect.Effect<void> {
+    const clock = this.wiring.clock
+    const ms = due === Infinity ? IDLE_MAX_WAIT_MS : Math.max(due - clock.now(), IDLE_COOLDOWN_MS)
+    const sleep = Effect.andThen(clock.sleep(ms), Effect.sync(() => (this.lastYield = Date.now())))
+    if (!this.mayWake()) return sleep
+    const woken = Effect.callback<void>((resume) => {
+      this.wakeUp = () => resume(Effect.void)
+      return Effect.sync(() => {
+        this.wakeUp = undefined
+      })
+    })
+    return Effect.raceFirst(sleep, Effect.andThen(woken, Effect.sync(() => (this.lastYield = Date.now()))))
+  }
+
+  /** A busy loop gives the event loop (signals, I/O callbacks, messages) a turn this often. */
+  protected yieldIfDue(): Effect.Effect<void> {
+    if (Date.now() - this.lastYield < YIELD_EVERY_MS) return Effect.void
+    return Effect.promise(() =>
+      new Promise<void>((resolve) =>
+        setImmediate(() => {
+          this.lastYield = Date.now()
+          resolve()
+        })
+      )
+    )
   }
 
   protected drainWrites(): Effect.Effect<void, WeirRuntimeError> {

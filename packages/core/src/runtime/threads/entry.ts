@@ -4,19 +4,18 @@
  * this worker's share of the dataflow until every worker's inputs have ended.
  * See `protocol.ts` for the conversation with the coordinator.
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Cause from "effect/Cause"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { parentPort, workerData } from "node:worker_threads"
 import { isDataflow, typeName } from "../../Dataflow.js"
 import { WeirRecoveryError, WeirRuntimeError } from "../../errors.js"
-import { decodeBatch } from "../codec.js"
 import { toJSON } from "../../visualize.js"
+import { decodeBatch } from "../codec.js"
 import { buildPlan, isFixedSink, isFixedSource } from "../plan.js"
-import * as Layer from "effect/Layer"
-import * as OptionM from "effect/Option"
 import type { FromWorker, ToWorker, WireError, WorkerData } from "./protocol.js"
 import { ThreadExecution } from "./worker.js"
 
@@ -132,7 +131,7 @@ const main = async (): Promise<void> => {
       tracer: yield* Effect.tracer,
       stepSpanSampling: data.stepSpanSampling,
       metrics: true,
-      parentSpan: OptionM.getOrUndefined(yield* Effect.option(Effect.currentSpan)),
+      parentSpan: Option.getOrUndefined(yield* Effect.option(Effect.currentSpan)),
       clock,
       epochIntervalMs: data.epochIntervalMs,
       worker: data.worker,

@@ -12,37 +12,35 @@
  * markers and epoch commits, and sleep until something is due or arrives.
  */
 import * as Cause from "effect/Cause"
-import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type * as Tracer from "effect/Tracer"
 import { receiveMessageOnPort } from "node:worker_threads"
-import type { WeirRecoveryError } from "../../errors.js"
-import type { WeirRuntimeError } from "../../errors.js"
-import { type WeirClock } from "../clock.js"
+import type { WeirRecoveryError, WeirRuntimeError } from "../../errors.js"
 import { decodeBatch, encodeBatch } from "../codec.js"
 import { Channel, CREDIT_WINDOW, FRAME_ITEMS, type PeerMessage, routerFor, splitBatch } from "../exchange.js"
-import { HELD_EPOCH_WAIT_MS, IDLE_COOLDOWN_MS, MAX_WRITES_IN_FLIGHT, YIELD_EVERY_MS } from "../execution.js"
 import type { Exchange, Plan } from "../plan.js"
 import { PUBLISH_EVERY_MS, readingsOf } from "../metrics.js"
 import { Progress } from "../progress.js"
 import { DISCARDED } from "../recovery.js"
 import type { PartitionedOutputStep } from "../sinks.js"
 import type { Emit, StatefulStep } from "../steps.js"
-import { asRuntimeError, checkSnapshot, Engine, notifyGrouped, type Worker } from "../wiring.js"
+import {
+  asRuntimeError,
+  checkSnapshot,
+  Engine,
+  environmentOf,
+  MAX_WRITES_IN_FLIGHT,
+  notifyGrouped,
+  type RunEnvironment,
+  type Worker
+} from "../wiring.js"
 import type { MessagePort } from "node:worker_threads"
 import type { FromWorker, ToWorker, WireSnapshots } from "./protocol.js"
 
 /** Items held at steps (from this worker's own inputs) above which its inputs wait. */
 const MAX_HELD_ITEMS = 16 * FRAME_ITEMS * 4
 
-export interface ThreadConfig {
-  readonly clock: WeirClock
-  readonly context: Context.Context<never>
-  readonly tracer: Tracer.Tracer
-  readonly stepSpanSampling: number
-  readonly metrics: boolean
-  readonly parentSpan: Tracer.AnySpan | undefined
+export interface ThreadConfig extends RunEnvironment {
   readonly epochIntervalMs: number
   readonly worker: number
   readonly workers: number
@@ -94,12 +92,7 @@ export class ThreadExecution extends Engine {
 
   private constructor(plan: Plan, private readonly config: ThreadConfig) {
     super(plan, {
-      clock: config.clock,
-      context: config.context,
-      tracer: config.tracer,
-      stepSpanSampling: config.stepSpanSampling,
-      metrics: config.metrics,
-      parentSpan: config.parentSpan,
+      ...environmentOf(config),
       workerCount: config.workers,
       localWorkers: [config.worker],
       tracking: config.tracking
@@ -513,7 +506,6 @@ export class ThreadExecution extends Engine {
     const ex = this
     const clock = this.config.clock
     return Effect.gen(function*() {
-      let lastYield = Date.now()
       for (;;) {
         if (ex.stopRequested) return "stopped" as const
         yield* Effect.try({ try: () => ex.turn(clock.now()), catch: asRuntimeError })
@@ -531,30 +523,18 @@ export class ThreadExecution extends Engine {
           return "done" as const
         }
         if (!ex.lastTurnBusy) {
-          const due = ex.nextDue()
-          const wait = due === Infinity ? HELD_EPOCH_WAIT_MS : Math.max(due - clock.now(), IDLE_COOLDOWN_MS)
-          yield* ex.sleep(wait)
-          lastYield = Date.now()
+          // Nothing to do: sleep until something is due, or a message or an asynchronous batch arrives.
+          if (ex.inbox.length === 0) yield* ex.idleUntil(ex.nextDue())
           continue
         }
-        if (Date.now() - lastYield >= YIELD_EVERY_MS) {
-          yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
-          lastYield = Date.now()
-        }
+        yield* ex.yieldIfDue()
       }
     })
   }
 
-  /** Sleep until `ms` pass, or a message or an asynchronous batch arrives. */
-  private sleep(ms: number): Effect.Effect<void> {
-    if (this.inbox.length > 0) return Effect.void
-    const arrived = Effect.callback<void>((resume) => {
-      this.wakeUp = () => resume(Effect.void)
-      return Effect.sync(() => {
-        this.wakeUp = undefined
-      })
-    })
-    return Effect.raceFirst(this.config.clock.sleep(ms), arrived)
+  /** Peers, the coordinator and asynchronous batches all wake the loop. */
+  protected mayWake(): boolean {
+    return true
   }
 
   /** Every step has ended: the final epoch's snapshots, the last commit, then close. */
