@@ -61,7 +61,15 @@ describe("tracing to a real Jaeger", () => {
       await delay(250)
     }
     const before = await services()
-    await runMain(sums("untraced"), { epochInterval: 20 })
+    // Even with the standard variable pointing at the collector, nothing is sent unless tracing is set up.
+    const saved = process.env.OTEL_EXPORTER_OTLP_ENDPOINT
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = OTLP
+    try {
+      await runMain(sums("untraced"), { epochInterval: 20 })
+    } finally {
+      if (saved === undefined) delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT
+      else process.env.OTEL_EXPORTER_OTLP_ENDPOINT = saved
+    }
     await delay(1500)
     expect(await services()).toEqual(before)
     expect(sizeOf(METRICS_FILE)).toBe(size)

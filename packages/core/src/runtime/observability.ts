@@ -13,7 +13,7 @@ import type { RenderedDataflow } from "../visualize.js"
 
 /**
  * The share of step batches that get a `weir.step` span (0 to 1), at most
- * 16 per worker each quarter second (a span costs tens of microseconds).
+ * 16 per worker each quarter second (a span costs about 10 µs to record and export).
  * Epochs and commits always get theirs. `@weir/tracing` sets it from its
  * config's sampling ratio; without tracing it is 0.
  *

@@ -135,7 +135,7 @@ export abstract class Engine {
   /**
    * Step spans left in this quarter second: sampled batches get a span at the
    * configured ratio, but at most {@link STEP_SPANS_PER_WINDOW} per window
-   * (a span costs tens of microseconds to record and export; a fast
+   * (a span costs about 10 µs to record and export; a fast
    * pipeline sampled at 1% would otherwise spend several percent on them).
    */
   private spanBudget = STEP_SPANS_PER_WINDOW
