@@ -31,6 +31,8 @@
 # expvar or remote-sampling extension is started.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=lib/service.sh
+source "$root/scripts/lib/service.sh"
 version="${WEIR_JAEGER_VERSION:-v1.76.0}"
 dir="${WEIR_JAEGER_DIR:-$root/.weir-cache/jaeger}"
 cache="${WEIR_CACHE_DIR:-$HOME/.cache/weir}/jaeger/$version"
@@ -63,14 +65,6 @@ build_binary() {
     log "built in $((SECONDS - started)) s: $bin ($(du -m "$bin" | cut -f1) MB)"
   fi
   exec 9>&-
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-port_free() {
-  python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1]))); s.close()' "$1" 2>/dev/null
 }
 
 url() { echo "http://127.0.0.1:$(cat "$dir/otlp.port")"; }
@@ -196,15 +190,7 @@ start() {
 
 stop() {
   running || { rm -f "$dir/jaeger.pid"; return 0; }
-  local pid i
-  pid="$(cat "$dir/jaeger.pid")"
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  rm -f "$dir/jaeger.pid"
+  stop_pid_file "$dir/jaeger.pid"
 }
 
 need_running() {

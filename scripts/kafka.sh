@@ -14,6 +14,8 @@
 # Needs java (17+) and mvn on the PATH. Topics are never created automatically.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=lib/service.sh
+source "$root/scripts/lib/service.sh"
 version="${WEIR_KAFKA_VERSION:-4.1.1}"
 dir="${WEIR_KAFKA_DIR:-$root/.weir-cache/kafka}"
 lib="${WEIR_KAFKA_LIB:-$root/.weir-cache/kafka-lib/$version}"
@@ -50,14 +52,6 @@ EOF
   mvn -B -q -Dstyle.color=never -f "$lib/pom.xml" dependency:copy-dependencies -DoutputDirectory="$lib/jars" \
     -DincludeScope=runtime 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >&2
   touch "$lib/.complete"
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-port_free() {
-  python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1]))); s.close()' "$1" 2>/dev/null
 }
 
 url() { echo "127.0.0.1:$(cat "$dir/broker.port")"; }
@@ -161,15 +155,7 @@ start() {
 
 stop() {
   running || { rm -f "$dir/broker.pid"; return 0; }
-  local pid i
-  pid="$(cat "$dir/broker.pid")"
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  rm -f "$dir/broker.pid"
+  stop_pid_file "$dir/broker.pid"
 }
 
 cmd="${1:-up}"
