@@ -31,6 +31,14 @@ const effectStateless = (numbers: Stream.Stream<number>) =>
     )
   )
 
+/** The stateless pipeline of both cases here (and of cases/observability.ts): map(x*2) → filter(x%3==0) → `sink`. */
+export const statelessFlow = (batches: ReadonlyArray<Array<number>>, sink: CountSink<number>): Dataflow => {
+  const flow = new Dataflow("bench")
+  const doubled = op.map("double", op.input("inp", flow, new BatchSource(batches)), (x: number) => x * 2)
+  op.output("sum", op.filter("thirds", doubled, (x: number) => x % 3 === 0), sink)
+  return flow
+}
+
 export const stateless: BenchCase = {
   id: "stateless",
   name: "stateless: map(x*2) → filter(x%3==0) → sum, batches of 1,024",
@@ -61,11 +69,8 @@ export const stateless: BenchCase = {
         name: "Weir (runMain)",
         items,
         run: async () => {
-          const flow = new Dataflow("bench")
           const sink = new CountSink<number>()
-          const doubled = op.map("double", op.input("inp", flow, new BatchSource(batches)), (x: number) => x * 2)
-          op.output("sum", op.filter("thirds", doubled, (x: number) => x % 3 === 0), sink)
-          await runMain(flow)
+          await runMain(statelessFlow(batches, sink))
           if (sink.sum !== check) throw new Error(`Weir computed ${sink.sum}, expected ${check}`)
         }
       },
@@ -95,6 +100,17 @@ const effectKeyed = (numbers: Stream.Stream<number>) => {
       Stream.runCount
     )
   )
+}
+
+/** The keyed pipeline: keyOn over 10,000 keys → statefulMap running sum → `sink`. */
+export const keyedFlow = (batches: ReadonlyArray<Array<number>>, sink: CountSink<readonly [string, number]>): Dataflow => {
+  const flow = new Dataflow("bench")
+  const keyedStream = op.keyOn("key", op.input("inp", flow, new BatchSource(batches)), (x: number) => KEYS[x % 10_000]!)
+  op.statefulMap("sum", keyedStream, (s: number | undefined, x: number) => {
+    const next = (s ?? 0) + x
+    return [next, next] as const
+  }).then(op.output, "out", sink)
+  return flow
 }
 
 export const keyed: BenchCase = {
@@ -130,14 +146,8 @@ export const keyed: BenchCase = {
         name: "Weir (runMain)",
         items,
         run: async () => {
-          const flow = new Dataflow("bench")
           const sink = new CountSink<readonly [string, number]>()
-          const keyedStream = op.keyOn("key", op.input("inp", flow, new BatchSource(batches)), (x: number) => KEYS[x % 10_000]!)
-          op.statefulMap("sum", keyedStream, (s: number | undefined, x: number) => {
-            const next = (s ?? 0) + x
-            return [next, next] as const
-          }).then(op.output, "out", sink)
-          await runMain(flow)
+          await runMain(keyedFlow(batches, sink))
           if (sink.count !== items) throw new Error(`Weir emitted ${sink.count}, expected ${items}`)
         }
       },

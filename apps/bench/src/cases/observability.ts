@@ -8,14 +8,13 @@
  * milliseconds), so the stateless case runs 4× the items to be long enough
  * for a per-item comparison.
  */
-import { Dataflow, op, run, RuntimeMetrics } from "@weir/core"
+import { type Dataflow, run, RuntimeMetrics } from "@weir/core"
 import { OtlpTracingConfig, Tracing } from "@weir/tracing"
 import { Effect } from "effect"
 import * as http from "node:http"
-import { BatchSource, batchesOf, CountSink } from "../data.js"
+import { batchesOf, CountSink } from "../data.js"
 import type { BenchCase, Variant } from "../harness.js"
-
-const KEYS = Array.from({ length: 10_000 }, (_, i) => `key-${i}`)
+import { keyedFlow, statelessFlow } from "./core.js"
 
 /** A sink for OTLP requests on a free loopback port; started on first use, and never keeps the process up. */
 let collector: Promise<string> | undefined
@@ -62,11 +61,8 @@ export const observabilityStateless: BenchCase = {
       name,
       items,
       run: async () => {
-        const flow = new Dataflow("bench")
         const sink = new CountSink<number>()
-        const doubled = op.map("double", op.input("inp", flow, new BatchSource(batches)), (x: number) => x * 2)
-        op.output("sum", op.filter("thirds", doubled, (x: number) => x % 3 === 0), sink)
-        await runWith(flow, mode)
+        await runWith(statelessFlow(batches, sink), mode)
         if (sink.sum !== check) throw new Error(`Weir computed ${sink.sum}, expected ${check}`)
       }
     }))
@@ -83,14 +79,8 @@ export const observabilityKeyed: BenchCase = {
       name,
       items,
       run: async () => {
-        const flow = new Dataflow("bench")
         const sink = new CountSink<readonly [string, number]>()
-        const keyedStream = op.keyOn("key", op.input("inp", flow, new BatchSource(batches)), (x: number) => KEYS[x % 10_000]!)
-        op.statefulMap("sum", keyedStream, (s: number | undefined, x: number) => {
-          const next = (s ?? 0) + x
-          return [next, next] as const
-        }).then(op.output, "out", sink)
-        await runWith(flow, mode)
+        await runWith(keyedFlow(batches, sink), mode)
         if (sink.count !== items) throw new Error(`Weir emitted ${sink.count}, expected ${items}`)
       }
     }))
