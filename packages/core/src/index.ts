@@ -60,7 +60,6 @@ export {
   type ThreadTracing,
   ThreadTracingSpec
 } from "./runtime/observability.js"
-export { readingsOf as metricReadings, type MetricReading } from "./runtime/metrics.js"
 export type {
   EpochCommit,
   RecoveryConfigLike,
