@@ -5,7 +5,13 @@
  *
  * @since 0.1.0
  */
+import { Pipeable } from "effect"
 import type { KernelStep } from "./internal/kernel.js"
+import type * as Duration from "effect/Duration"
+import type { TTLCache } from "./operators/enrich.js"
+import type { BranchOut } from "./operators/kernel.js"
+import type { Sink } from "./outputs.js"
+import type { StatefulBatchLogic, StatefulLogic } from "./StatefulLogic.js"
 
 /** A container new steps are added to: the flow itself or a composite step. */
 interface StepContainer {
@@ -60,6 +66,133 @@ export class Step implements StepContainer {
 const StreamScope: unique symbol = Symbol.for("@weir/core/Stream/scope")
 const StreamCoreId: unique symbol = Symbol.for("@weir/core/Stream/coreId")
 
+// The declaration merge gives `Stream` Effect's typed `pipe` overloads and `then`'s typed overloads: every
+// `op.*` has two call forms, and TypeScript cannot infer through an overloaded function passed as an argument
+// (it erases the operator's type parameters to `unknown`). So each built-in operator carries its name as a tag
+// (`OperatorTag`), and `then` has one overload per tag stating the operator's arguments for items of type `X`;
+// operators without a tag (your own `defineOperator` ones) use the generic overload at the end. Other packages add
+// overloads for their operators by augmenting this interface (see `@weir/windowing`'s `then.ts`). Both methods
+// are set on the prototype below.
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: `pipe` is implemented on the prototype
+export interface Stream<X> extends Pipeable.Pipeable {
+  /**
+   * Fluent chaining: `up.then(op.map, "step", mapper)` is
+   * `op.map("step", up, mapper)`, with the callbacks typed from the stream's
+   * items. {@link Stream.pipe} with the data-last forms does the same and
+   * also works for operators of other packages.
+   *
+   * @example
+   * ```ts
+   * op.input("inp", flow, new TestingSource([1, 2, 3]))
+   *   .then(op.map, "add_one", (x) => x + 1)   // x: number
+   *   .then(op.output, "out", new TestingSink<number>())
+   * ```
+   * @since 0.2.0
+   */
+  then(operator: Tagged<"output">, stepId: string, sink: Sink<X>): void
+  then<Y>(operator: Tagged<"flatMapBatch">, stepId: string, mapper: (xs: Array<X>) => Iterable<Y>): Stream<Y>
+  then<Y extends X>(operator: Tagged<"branch">, stepId: string, predicate: (x: X) => x is Y): BranchOut<Y, Exclude<X, Y>>
+  then(operator: Tagged<"branch">, stepId: string, predicate: (x: X) => boolean): BranchOut<X, X>
+  then(operator: Tagged<"redistribute">, stepId: string): Stream<X>
+  then(
+    operator: Tagged<"inspectDebug">,
+    stepId: string,
+    inspector?: (stepId: string, item: X, epoch: number, workerIndex: number) => void
+  ): Stream<X>
+  then<W, S>(
+    operator: Tagged<"statefulBatch">,
+    stepId: string,
+    builder: (resumeState: S | undefined) => StatefulBatchLogic<ValueOf<X>, W, S>
+  ): KeyedStream<W>
+  then<Y>(operator: Tagged<"map">, stepId: string, mapper: (item: X) => Y): Stream<Y>
+  then<W>(operator: Tagged<"mapValue">, stepId: string, mapper: (value: ValueOf<X>) => W): KeyedStream<W>
+  then<Y extends X>(operator: Tagged<"filter">, stepId: string, predicate: (item: X) => item is Y): Stream<Y>
+  then(operator: Tagged<"filter">, stepId: string, predicate: (item: X) => boolean): Stream<X>
+  then(operator: Tagged<"filterValue">, stepId: string, predicate: (value: ValueOf<X>) => boolean): KeyedStream<ValueOf<X>>
+  then<Y>(operator: Tagged<"filterMap">, stepId: string, mapper: (item: X) => Y | undefined | null): Stream<Y>
+  then<W>(
+    operator: Tagged<"filterMapValue">,
+    stepId: string,
+    mapper: (value: ValueOf<X>) => W | undefined | null
+  ): KeyedStream<W>
+  then<Y>(operator: Tagged<"flatMap">, stepId: string, mapper: (item: X) => Iterable<Y>): Stream<Y>
+  then<W>(operator: Tagged<"flatMapValue">, stepId: string, mapper: (value: ValueOf<X>) => Iterable<W>): KeyedStream<W>
+  then(operator: Tagged<"flatten">, stepId: string): Stream<ItemOf<X>>
+  then(operator: Tagged<"keyOn">, stepId: string, key: (item: X) => string): KeyedStream<X>
+  then(operator: Tagged<"keyRm">, stepId: string): Stream<ValueOf<X>>
+  then(operator: Tagged<"inspect">, stepId: string, inspector?: (stepId: string, item: X) => void): Stream<X>
+  then(operator: Tagged<"raises">, stepId: string): void
+  then<W, S>(
+    operator: Tagged<"stateful">,
+    stepId: string,
+    builder: (resumeState: NoInfer<S> | undefined) => StatefulLogic<ValueOf<X>, W, S>
+  ): KeyedStream<W>
+  then<W, S>(
+    operator: Tagged<"statefulMap">,
+    stepId: string,
+    mapper: (state: S | undefined, value: ValueOf<X>) => readonly [S | undefined, W]
+  ): KeyedStream<W>
+  then<W, S>(
+    operator: Tagged<"statefulFlatMap">,
+    stepId: string,
+    mapper: (state: S | undefined, value: ValueOf<X>) => readonly [S | undefined, Iterable<W>]
+  ): KeyedStream<W>
+  then<S>(
+    operator: Tagged<"foldFinal">,
+    stepId: string,
+    builder: () => S,
+    folder: (acc: S, value: ValueOf<X>) => S
+  ): KeyedStream<S>
+  then(
+    operator: Tagged<"reduceFinal">,
+    stepId: string,
+    reducer: (acc: ValueOf<X>, value: ValueOf<X>) => ValueOf<X>
+  ): KeyedStream<ValueOf<X>>
+  then(operator: Tagged<"countFinal">, stepId: string, key: (item: X) => string): KeyedStream<number>
+  then(
+    operator: Tagged<"maxFinal" | "minFinal">,
+    stepId: string,
+    by?: (value: ValueOf<X>) => unknown
+  ): KeyedStream<ValueOf<X>>
+  then(
+    operator: Tagged<"collect">,
+    stepId: string,
+    options: { readonly timeout: Duration.Input; readonly maxSize: number }
+  ): KeyedStream<Array<ValueOf<X>>>
+  then<Y, K, V>(
+    operator: Tagged<"enrichCached">,
+    stepId: string,
+    getter: (key: K) => V,
+    mapper: (cache: TTLCache<K, V>, item: X) => Y,
+    options?: { readonly ttl?: Duration.Input | undefined }
+  ): Stream<Y>
+  /** Any other operator: `up.then(operator, stepId, ...args)` is `operator(stepId, up, ...args)`. */
+  then<A extends Array<unknown>, R>(operator: (stepId: string, up: Stream<X>, ...args: A) => R, stepId: string, ...args: A): R
+}
+
+/**
+ * The symbol under which each built-in operator function carries its name,
+ * which {@link Stream.then}'s typed overloads match on.
+ *
+ * @since 0.2.0
+ */
+export const OperatorTag: unique symbol = Symbol.for("@weir/core/OperatorTag")
+
+/**
+ * An operator function tagged with its name `N` (see {@link OperatorTag}).
+ *
+ * @since 0.2.0
+ */
+export interface Tagged<N extends string> {
+  readonly [OperatorTag]: N
+}
+
+/** The element type of an iterable item type (`never` for an item that is not iterable). */
+export type ItemOf<X> = X extends Iterable<infer E> ? E : never
+
+/** The value type of a keyed item type (`never` for an item that is not `[key, value]`). */
+export type ValueOf<X> = X extends readonly [string, infer V] ? V : never
+
 /**
  * A handle to the items flowing out of one step's port. Streams are cheap
  * descriptions; pass them to operators to add steps. A stream may be used
@@ -72,12 +205,21 @@ const StreamCoreId: unique symbol = Symbol.for("@weir/core/Stream/coreId")
  *
  * const flow = new Dataflow("example")
  * const out: number[] = []
- * op.input("inp", flow, new TestingSource([1, 2, 3]))
- *   .then(op.map, "double", (x: number) => x * 2)
- *   .then(op.output, "out", new TestingSink(out))
+ * op.input("inp", flow, new TestingSource([1, 2, 3])).pipe(
+ *   op.map("double", (x) => x * 2),   // x: number, inferred
+ *   op.filter("big", (x) => x > 2),
+ *   op.output("out", new TestingSink(out))
+ * )
  * ```
+ *
+ * `pipe(f, g, …)` is `g(f(stream))`, as in Effect: every operator whose
+ * first stream argument is `up` has a data-last form, `op.map(stepId,
+ * mapper)`, that returns `(up) => Stream`, so each step's item type flows
+ * into the next callback with no annotation. The data-first form
+ * (`op.map(stepId, up, mapper)`) and {@link Stream.then} stay.
  * @since 0.1.0
  */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: see the interface above
 export class Stream<X> {
   /** @internal */
   readonly [StreamScope]: StepContainer
@@ -97,29 +239,26 @@ export class Stream<X> {
     this[StreamScope] = scope
   }
 
-  /**
-   * Fluent chaining: `up.then(op, "step", ...args)` is `op("step", up, ...args)`.
-   *
-   * @example
-   * ```ts
-   * op.input("inp", flow, source)
-   *   .then(op.map, "add_one", (x: number) => x + 1)
-   *   .then(op.output, "out", sink)
-   * ```
-   */
-  then<A extends Array<unknown>, R>(
-    operator: (stepId: string, up: Stream<X>, ...args: A) => R,
-    stepId: string,
-    ...args: A
-  ): R {
-    return operator(stepId, this, ...args)
-  }
-
   /** @internal */
   toString(): string {
     return `Stream(${this.id})`
   }
 }
+
+// `then`: its typed overloads (one per built-in operator, and one for any other) are on the interface above.
+Stream.prototype.then = function (
+  this: Stream<unknown>,
+  operator: (stepId: string, up: Stream<unknown>, ...args: Array<unknown>) => unknown,
+  stepId: string,
+  ...args: Array<unknown>
+) {
+  return operator(stepId, this, ...args)
+} as Stream<unknown>["then"]
+
+Stream.prototype.pipe = function (this: Stream<unknown>) {
+  // biome-ignore lint/complexity/noArguments: Effect's pipe takes the arguments object
+  return Pipeable.pipeArguments(this, arguments)
+} as Pipeable.Pipeable["pipe"]
 
 /** A stream of `[key, value]` pairs. Keys are strings so routing is stable across processes. */
 export type KeyedStream<V> = Stream<readonly [string, V]>
@@ -227,6 +366,44 @@ const notAStream = (opType: string, port: string, u: unknown): TypeError =>
     `operator '${opType}': '${port}' must be a \`Stream\`; got ${describeValue(u)} instead; ` +
       "did you forget to unpack the result of an operator that returns multiple streams?"
   )
+
+/**
+ * Gives an operator whose first stream argument is `up` its data-last form
+ * too: called with a `Stream` in `up`'s place, or with all `arity` arguments
+ * (the data-first arguments after the step id, optional ones included), it
+ * is the operator itself; called with fewer and no stream, it returns
+ * `(up) => operator(stepId, up, ...args)` for {@link Stream.pipe}. The step
+ * id is checked at once either way. The overloads are the caller's to
+ * declare (data-last first, data-first last, so that `Stream.then` infers
+ * from the data-first one).
+ *
+ * @example
+ * ```ts
+ * import { dataLast, defineOperator, op, type Stream } from "@weir/core"
+ *
+ * export const addOne: {
+ *   (stepId: string): (up: Stream<number>) => Stream<number>
+ *   (stepId: string, up: Stream<number>): Stream<number>
+ * } = dataLast(
+ *   1,
+ *   defineOperator("addOne", { ups: [{ name: "up", index: 0, kind: "one" }] }, (up: Stream<number>) =>
+ *     op.map("map", up, (x) => x + 1)
+ *   )
+ * )
+ * // op.input("inp", flow, source).pipe(addOne("add"))
+ * ```
+ * @since 0.2.0
+ */
+export const dataLast = <Op>(arity: number, operator: (stepId: string, ...args: Array<never>) => unknown): Op => {
+  const f = operator as ((stepId: string, ...args: Array<unknown>) => unknown) & Partial<Tagged<string>>
+  const dual = (stepId: string, ...args: Array<unknown>): unknown => {
+    if (args[0] instanceof Stream || args.length >= arity) return f(stepId, ...args)
+    checkStepId(stepId)
+    return (up: unknown) => f(stepId, up, ...args)
+  }
+  if (f[OperatorTag] !== undefined) Object.defineProperty(dual, OperatorTag, { value: f[OperatorTag] })
+  return dual as Op
+}
 
 /**
  * Turns an operator body into an operator: checks the step id and the stream
@@ -346,6 +523,7 @@ export const defineOperator = <A extends Array<any>, R>(
     return wireOutputs(step, parent, result) as R
   }
   Object.defineProperty(op, "name", { value: opType })
+  Object.defineProperty(op, OperatorTag, { value: opType })
   return op
 }
 

@@ -6,14 +6,19 @@
 export {
   currentStepId,
   Dataflow,
+  dataLast,
   defineOperator,
   isDataflow,
   isStream,
+  OperatorTag,
   Step,
   Stream,
   typeName,
   type InputPort,
   type KeyedStream,
+  type Tagged,
+  type ItemOf,
+  type ValueOf,
   type OperatorPorts,
   type OutputPort
 } from "./Dataflow.js"

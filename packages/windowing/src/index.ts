@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 export * as win from "./operators.js"
+export type { WindowThen } from "./then.js"
 export {
   BEGINNING_OF_TIME,
   type Clock,

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { defineOperator, type KeyedStream, op, type Stream, typeName } from "@weir/core"
+import { dataLast, defineOperator, type KeyedStream, op, type Stream, type Tagged, typeName } from "@weir/core"
 import { type Clock, EventClock } from "./clocks.js"
 import { window, WindowLogic, type WindowOptions, type WindowOut } from "./window.js"
 import type { Windower } from "./windowers.js"
@@ -46,22 +46,37 @@ class FoldLogic<V, S> extends WindowLogic<V, S, S> {
  *
  * @example
  * ```ts
+ * interface Reading { readonly at: Date; readonly value: number }
+ * declare const readings: KeyedStream<Reading>   // keyed by sensor
+ *
+ * const clock = new EventClock((r: Reading) => r.at, "10 seconds")
  * const sums = win.foldWindow("sum", readings, clock, new TumblingWindower("1 minute", new Date(0)),
  *   () => 0, (sum, r: Reading) => sum + r.value, (a, b) => a + b)
  * sums.down // [sensor, [windowId, sum]]
  * ```
  * @since 0.1.0
  */
-export const foldWindow: <V, S>(
-  stepId: string,
-  up: KeyedStream<V>,
-  clock: Clock<V, unknown>,
-  windower: Windower<unknown>,
-  builder: () => S,
-  folder: (acc: S, value: V) => S,
-  merger: (target: S, original: S) => S,
-  options?: WindowOptions
-) => WindowOut<V, S> = defineOperator(
+export const foldWindow: {
+  <V, S>(
+    stepId: string,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    builder: () => S,
+    folder: (acc: S, value: V) => S,
+    merger: (target: S, original: S) => S,
+    options?: WindowOptions
+  ): (up: KeyedStream<V>) => WindowOut<V, S>
+  <V, S>(
+    stepId: string,
+    up: KeyedStream<V>,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    builder: () => S,
+    folder: (acc: S, value: V) => S,
+    merger: (target: S, original: S) => S,
+    options?: WindowOptions
+  ): WindowOut<V, S>
+} & Tagged<"foldWindow"> = dataLast(7, defineOperator(
   "foldWindow",
   up0,
   <V, S>(
@@ -85,7 +100,7 @@ export const foldWindow: <V, S>(
       options
     )
   }
-)
+))
 
 const NONE: unique symbol = Symbol("none")
 
@@ -96,18 +111,30 @@ const NONE: unique symbol = Symbol("none")
  *
  * @example
  * ```ts
- * const maxes = win.reduceWindow("max", temps, clock, windower, (a: number, b: number) => Math.max(a, b))
+ * declare const temps: KeyedStream<number>   // celsius, keyed by sensor
+ *
+ * const windower = new TumblingWindower("1 minute", new Date(0))
+ * const maxes = win.reduceWindow("max", temps, new SystemClock(), windower, (a: number, b: number) => Math.max(a, b))
  * ```
  * @since 0.1.0
  */
-export const reduceWindow: <V>(
-  stepId: string,
-  up: KeyedStream<V>,
-  clock: Clock<V, unknown>,
-  windower: Windower<unknown>,
-  reducer: (acc: V, value: V) => V,
-  options?: WindowOptions
-) => WindowOut<V, V> = defineOperator(
+export const reduceWindow: {
+  <V>(
+    stepId: string,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    reducer: (acc: V, value: V) => V,
+    options?: WindowOptions
+  ): (up: KeyedStream<V>) => WindowOut<V, V>
+  <V>(
+    stepId: string,
+    up: KeyedStream<V>,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    reducer: (acc: V, value: V) => V,
+    options?: WindowOptions
+  ): WindowOut<V, V>
+} & Tagged<"reduceWindow"> = dataLast(5, defineOperator(
   "reduceWindow",
   up0,
   <V>(
@@ -128,7 +155,7 @@ export const reduceWindow: <V>(
       meta: folded.meta
     }
   }
-)
+))
 
 /**
  * Collect each window's values into an array (in timestamp order when
@@ -136,18 +163,30 @@ export const reduceWindow: <V>(
  *
  * @example
  * ```ts
+ * interface Click { readonly at: Date; readonly page: string }
+ * declare const clicks: KeyedStream<Click>   // keyed by user
+ *
+ * const clock = new EventClock((c: Click) => c.at, "30 seconds")
  * const batches = win.collectWindow("collect", clicks, clock, new SessionWindower("5 minutes"))
  * batches.down // [user, [sessionId, clicks[]]]
  * ```
  * @since 0.1.0
  */
-export const collectWindow: <V>(
-  stepId: string,
-  up: KeyedStream<V>,
-  clock: Clock<V, unknown>,
-  windower: Windower<unknown>,
-  options?: WindowOptions
-) => WindowOut<V, Array<V>> = defineOperator(
+export const collectWindow: {
+  <V>(
+    stepId: string,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    options?: WindowOptions
+  ): (up: KeyedStream<V>) => WindowOut<V, Array<V>>
+  <V>(
+    stepId: string,
+    up: KeyedStream<V>,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    options?: WindowOptions
+  ): WindowOut<V, Array<V>>
+} & Tagged<"collectWindow"> = dataLast(4, defineOperator(
   "collectWindow",
   up0,
   <V>(up: KeyedStream<V>, clock: Clock<V, unknown>, windower: Windower<unknown>, options: WindowOptions = {}) =>
@@ -164,7 +203,7 @@ export const collectWindow: <V>(
       (target, original) => target.concat(original),
       options
     )
-)
+))
 
 /**
  * Count items per key per window. The input is not keyed: `key` picks each
@@ -172,18 +211,29 @@ export const collectWindow: <V>(
  *
  * @example
  * ```ts
+ * interface Click { readonly user: string; readonly at: Date }
+ * declare const clicks: Stream<Click>
+ *
  * const perUser = win.countWindow("count", clicks, new EventClock((c: Click) => c.at, "1 minute"),
  *   new TumblingWindower("1 hour", new Date(0)), (c) => c.user)
  * ```
  * @since 0.1.0
  */
-export const countWindow: <X>(
-  stepId: string,
-  up: Stream<X>,
-  clock: Clock<X, unknown>,
-  windower: Windower<unknown>,
-  key: (item: X) => string
-) => WindowOut<X, number> = defineOperator(
+export const countWindow: {
+  <X>(
+    stepId: string,
+    clock: Clock<X, unknown>,
+    windower: Windower<unknown>,
+    key: (item: X) => string
+  ): (up: Stream<X>) => WindowOut<X, number>
+  <X>(
+    stepId: string,
+    up: Stream<X>,
+    clock: Clock<X, unknown>,
+    windower: Windower<unknown>,
+    key: (item: X) => string
+  ): WindowOut<X, number>
+} & Tagged<"countWindow"> = dataLast(4, defineOperator(
   "countWindow",
   up0,
   <X>(up: Stream<X>, clock: Clock<X, unknown>, windower: Windower<unknown>, key: (item: X) => string) => {
@@ -192,7 +242,7 @@ export const countWindow: <X>(
       ordered: false
     })
   }
-)
+))
 
 const byExtreme = <V>(pickLeft: (a: unknown, b: unknown) => boolean, by: (v: V) => unknown) => (a: V, b: V): V =>
   pickLeft(by(a), by(b)) ? a : b
@@ -203,44 +253,70 @@ const byExtreme = <V>(pickLeft: (a: unknown, b: unknown) => boolean, by: (v: V) 
  *
  * @example
  * ```ts
+ * interface Reading { readonly at: Date; readonly celsius: number }
+ * declare const readings: KeyedStream<Reading>   // keyed by sensor
+ *
+ * const clock = new EventClock((r: Reading) => r.at, "10 seconds")
+ * const windower = new TumblingWindower("1 minute", new Date(0))
  * const hottest = win.maxWindow("max", readings, clock, windower, (r: Reading) => r.celsius)
  * ```
  * @since 0.1.0
  */
-export const maxWindow: <V>(
-  stepId: string,
-  up: KeyedStream<V>,
-  clock: Clock<V, unknown>,
-  windower: Windower<unknown>,
-  by?: (value: V) => unknown
-) => WindowOut<V, V> = defineOperator(
+export const maxWindow: {
+  <V>(
+    stepId: string,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    by?: (value: V) => unknown
+  ): (up: KeyedStream<V>) => WindowOut<V, V>
+  <V>(
+    stepId: string,
+    up: KeyedStream<V>,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    by?: (value: V) => unknown
+  ): WindowOut<V, V>
+} & Tagged<"maxWindow"> = dataLast(4, defineOperator(
   "maxWindow",
   up0,
   <V>(up: KeyedStream<V>, clock: Clock<V, unknown>, windower: Windower<unknown>, by: (v: V) => unknown = (v) => v) =>
     reduceWindow("reduceWindow", up, clock, windower, byExtreme<V>((a, b) => !((b as number) > (a as number)), by))
-)
+))
 
 /**
  * The smallest value per key per window (by `by`); on ties the earlier value wins.
  *
  * @example
  * ```ts
+ * interface Reading { readonly at: Date; readonly celsius: number }
+ * declare const readings: KeyedStream<Reading>   // keyed by sensor
+ *
+ * const clock = new EventClock((r: Reading) => r.at, "10 seconds")
+ * const windower = new TumblingWindower("1 minute", new Date(0))
  * const coldest = win.minWindow("min", readings, clock, windower, (r: Reading) => r.celsius)
  * ```
  * @since 0.1.0
  */
-export const minWindow: <V>(
-  stepId: string,
-  up: KeyedStream<V>,
-  clock: Clock<V, unknown>,
-  windower: Windower<unknown>,
-  by?: (value: V) => unknown
-) => WindowOut<V, V> = defineOperator(
+export const minWindow: {
+  <V>(
+    stepId: string,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    by?: (value: V) => unknown
+  ): (up: KeyedStream<V>) => WindowOut<V, V>
+  <V>(
+    stepId: string,
+    up: KeyedStream<V>,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    by?: (value: V) => unknown
+  ): WindowOut<V, V>
+} & Tagged<"minWindow"> = dataLast(4, defineOperator(
   "minWindow",
   up0,
   <V>(up: KeyedStream<V>, clock: Clock<V, unknown>, windower: Windower<unknown>, by: (v: V) => unknown = (v) => v) =>
     reduceWindow("reduceWindow", up, clock, windower, byExtreme<V>((a, b) => !((b as number) < (a as number)), by))
-)
+))
 
 /** How `joinWindow` records a new value of a side. */
 export type JoinInsertMode = "first" | "last" | "product"
@@ -308,6 +384,10 @@ class JoinWindowLogic extends WindowLogic<Labelled, Array<unknown>, Array<Array<
  *
  * @example
  * ```ts
+ * declare const orders: KeyedStream<{ readonly amount: number }>     // keyed by order id
+ * declare const payments: KeyedStream<{ readonly paid: number }>    // keyed by order id
+ *
+ * const clock = new SystemClock()
  * const joined = win.joinWindow("join", clock, new TumblingWindower("1 minute", new Date(0)), [orders, payments])
  * joined.down // [orderId, [windowId, [order, payment]]]
  * ```

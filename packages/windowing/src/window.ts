@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { currentTimeMillis, defineOperator, type KeyedStream, type LogicResult, op, StatefulBatchLogic, type Stream } from "@weir/core"
+import { currentTimeMillis, dataLast, defineOperator, type Tagged as OperatorTagged, type KeyedStream, type LogicResult, op, StatefulBatchLogic, type Stream } from "@weir/core"
 import type { Clock, ClockLogic } from "./clocks.js"
 import type { WindowMetadata, Windower, WindowerLogic } from "./windowers.js"
 
@@ -346,20 +346,39 @@ const pick = (tag: 0 | 1 | 2) => (batch: Array<readonly [string, Tagged]>) => {
  *
  * @example
  * ```ts
+ * interface Reading { readonly at: Date; readonly value: number }
+ * declare const readings: KeyedStream<Reading>   // keyed by sensor
+ * class Sum extends WindowLogic<Reading, number, number> {
+ *   constructor(private sum = 0) { super() }
+ *   onValue(r: Reading) { this.sum += r.value; return [] }
+ *   onMerge(original: Sum) { this.sum += original.sum; return [] }
+ *   onClose() { return [this.sum] }
+ *   snapshot() { return this.sum }
+ * }
+ *
  * const out = win.window("sums", readings, new EventClock((r: Reading) => r.at, "10 seconds"),
  *   new TumblingWindower("1 minute", new Date(0)), (resume: number | undefined) => new Sum(resume))
  * out.down // [key, [windowId, sum]]
  * ```
  * @since 0.1.0
  */
-export const window: <V, W, S>(
-  stepId: string,
-  up: KeyedStream<V>,
-  clock: Clock<V, unknown>,
-  windower: Windower<unknown>,
-  builder: (resumeState: S | undefined) => WindowLogic<V, W, S>,
-  options?: WindowOptions
-) => WindowOut<V, W> = defineOperator(
+export const window: {
+  <V, W, S>(
+    stepId: string,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    builder: (resumeState: S | undefined) => WindowLogic<V, W, S>,
+    options?: WindowOptions
+  ): (up: KeyedStream<V>) => WindowOut<V, W>
+  <V, W, S>(
+    stepId: string,
+    up: KeyedStream<V>,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    builder: (resumeState: S | undefined) => WindowLogic<V, W, S>,
+    options?: WindowOptions
+  ): WindowOut<V, W>
+} & OperatorTagged<"window"> = dataLast(5, defineOperator(
   "window",
   { ups: [{ name: "up", index: 0, kind: "one" }] },
   <V, W, S>(
@@ -386,4 +405,4 @@ export const window: <V, W, S>(
     const meta = op.flatMapBatch("meta", tagged, pick(2)) as Stream<readonly [string, readonly [number, WindowMetadata]]>
     return { down, late, meta }
   }
-)
+))

@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
-import { defineOperator, type KeyedStream, typeName } from "../Dataflow.js"
+import { dataLast, defineOperator, type KeyedStream, typeName, type Tagged } from "../Dataflow.js"
 import { nowMillis } from "../runtime/clock.js"
 import { type LogicResult, StatefulBatchLogic } from "../StatefulLogic.js"
 import { upPort } from "./checks.js"
@@ -79,11 +79,17 @@ export class CollectLogic<V> extends StatefulBatchLogic<V, Array<V>, CollectStat
  * ```
  * @since 0.1.0
  */
-export const collect: <V>(
-  stepId: string,
-  up: KeyedStream<V>,
-  options: { readonly timeout: Duration.Input; readonly maxSize: number }
-) => KeyedStream<Array<V>> = defineOperator(
+export const collect: {
+  <V>(
+    stepId: string,
+    options: { readonly timeout: Duration.Input; readonly maxSize: number }
+  ): (up: KeyedStream<V>) => KeyedStream<Array<V>>
+  <V>(
+    stepId: string,
+    up: KeyedStream<V>,
+    options: { readonly timeout: Duration.Input; readonly maxSize: number }
+  ): KeyedStream<Array<V>>
+} & Tagged<"collect"> = dataLast(2, defineOperator(
   "collect",
   upPort,
   <V>(up: KeyedStream<V>, options: { readonly timeout: Duration.Input; readonly maxSize: number }) => {
@@ -105,4 +111,4 @@ export const collect: <V>(
       (resume: CollectState<V> | undefined) => new CollectLogic<V>(resume, timeoutMs, maxSize)
     )
   }
-)
+))

@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
-import { defineOperator, type Stream } from "../Dataflow.js"
+import { dataLast, defineOperator, type Stream, type Tagged } from "../Dataflow.js"
 import { currentTime } from "../runtime/clock.js"
 import { mustBeFunction, upPort } from "./checks.js"
 import { flatMapBatch } from "./kernel.js"
@@ -58,13 +58,21 @@ export class TTLCache<K, V> {
  * ```
  * @since 0.1.0
  */
-export const enrichCached: <X, Y, K, V>(
-  stepId: string,
-  up: Stream<X>,
-  getter: (key: K) => V,
-  mapper: (cache: TTLCache<K, V>, item: X) => Y,
-  options?: { readonly ttl?: Duration.Input | undefined }
-) => Stream<Y> = defineOperator(
+export const enrichCached: {
+  <X, Y, K, V>(
+    stepId: string,
+    getter: (key: K) => V,
+    mapper: (cache: TTLCache<K, V>, item: X) => Y,
+    options?: { readonly ttl?: Duration.Input | undefined }
+  ): (up: Stream<X>) => Stream<Y>
+  <X, Y, K, V>(
+    stepId: string,
+    up: Stream<X>,
+    getter: (key: K) => V,
+    mapper: (cache: TTLCache<K, V>, item: X) => Y,
+    options?: { readonly ttl?: Duration.Input | undefined }
+  ): Stream<Y>
+} & Tagged<"enrichCached"> = dataLast(4, defineOperator(
   "enrichCached",
   upPort,
   <X, Y, K, V>(
@@ -85,4 +93,4 @@ export const enrichCached: <X, Y, K, V>(
       return out
     })
   }
-)
+))

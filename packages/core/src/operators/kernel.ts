@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { buildingStep, defineOperator, kernelOutput, typeName, type KeyedStream, type Stream } from "../Dataflow.js"
+import { buildingStep, dataLast, defineOperator, kernelOutput, typeName, type KeyedStream, type Stream, type Tagged } from "../Dataflow.js"
 import type { Dataflow } from "../Dataflow.js"
 import { isSource, type Source } from "../inputs.js"
 import type { ItemStage, KernelStep } from "../internal/kernel.js"
@@ -55,7 +55,10 @@ export const input: <X>(stepId: string, flow: Dataflow, source: Source<X>) => St
  * ```
  * @since 0.1.0
  */
-export const output: <X>(stepId: string, up: Stream<X>, sink: Sink<X>) => void = defineOperator(
+export const output: {
+  <X>(stepId: string, sink: Sink<X>): (up: Stream<X>) => void
+  <X>(stepId: string, up: Stream<X>, sink: Sink<X>): void
+} & Tagged<"output"> = dataLast(2, defineOperator(
   "output",
   up0,
   <X>(_up: Stream<X>, sink: Sink<X>): void => {
@@ -66,7 +69,7 @@ export const output: <X>(stepId: string, up: Stream<X>, sink: Sink<X>) => void =
     }
     setKernel({ kind: "output", sink: sink as Sink<unknown> })
   }
-)
+))
 
 /**
  * Transform whole batches: `mapper` gets every item that arrived together and
@@ -78,12 +81,14 @@ export const output: <X>(stepId: string, up: Stream<X>, sink: Sink<X>) => void =
  * ```
  * @since 0.1.0
  */
-export const flatMapBatch: <X, Y>(stepId: string, up: Stream<X>, mapper: (xs: Array<X>) => Iterable<Y>) => Stream<Y> =
-  defineOperator("flatMapBatch", up0, <X, Y>(_up: Stream<X>, mapper: (xs: Array<X>) => Iterable<Y>): Stream<Y> => {
+export const flatMapBatch: {
+  <X, Y>(stepId: string, mapper: (xs: Array<X>) => Iterable<Y>): (up: Stream<X>) => Stream<Y>
+  <X, Y>(stepId: string, up: Stream<X>, mapper: (xs: Array<X>) => Iterable<Y>): Stream<Y>
+} & Tagged<"flatMapBatch"> = dataLast(2, defineOperator("flatMapBatch", up0, <X, Y>(_up: Stream<X>, mapper: (xs: Array<X>) => Iterable<Y>): Stream<Y> => {
     checkFunction("flatMapBatch", "mapper", mapper)
     setKernel({ kind: "flatMapBatch", mapper: mapper as (xs: Array<unknown>) => Iterable<unknown> })
     return kernelOutput<Y>()
-  })
+  }))
 
 /**
  * @internal `flatMapBatch` for operators whose work is per item: `stage`
@@ -126,13 +131,15 @@ export interface BranchOut<T, F> {
  * @since 0.1.0
  */
 export const branch: {
+  <X, Y extends X>(stepId: string, predicate: (x: X) => x is Y): (up: Stream<X>) => BranchOut<Y, Exclude<X, Y>>
+  <X>(stepId: string, predicate: (x: X) => boolean): (up: Stream<X>) => BranchOut<X, X>
   <X, Y extends X>(stepId: string, up: Stream<X>, predicate: (x: X) => x is Y): BranchOut<Y, Exclude<X, Y>>
   <X>(stepId: string, up: Stream<X>, predicate: (x: X) => boolean): BranchOut<X, X>
-} = defineOperator("branch", up0, (_up: Stream<unknown>, predicate: (x: unknown) => boolean) => {
+} & Tagged<"branch"> = dataLast(2, defineOperator("branch", up0, (_up: Stream<unknown>, predicate: (x: unknown) => boolean) => {
   checkFunction("branch", "predicate", predicate)
   setKernel({ kind: "branch", predicate })
   return { trues: kernelOutput<never>("trues"), falses: kernelOutput<never>("falses") }
-})
+}))
 
 /**
  * Combine streams into one. No order is guaranteed between items of different upstreams.
@@ -162,14 +169,17 @@ export const merge: <X>(stepId: string, ...ups: Array<Stream<X>>) => Stream<X> =
  * ```
  * @since 0.1.0
  */
-export const redistribute: <X>(stepId: string, up: Stream<X>) => Stream<X> = defineOperator(
+export const redistribute: {
+  (stepId: string): <X>(up: Stream<X>) => Stream<X>
+  <X>(stepId: string, up: Stream<X>): Stream<X>
+} & Tagged<"redistribute"> = dataLast(1, defineOperator(
   "redistribute",
   up0,
   <X>(_up: Stream<X>): Stream<X> => {
     setKernel({ kind: "redistribute" })
     return kernelOutput<X>()
   }
-)
+))
 
 const defaultDebugInspector = (stepId: string, item: unknown, epoch: number, worker: number): void => {
   process.stdout.write(`${stepId} W${worker} @${epoch}: ${repr(item)}\n`)
@@ -200,11 +210,17 @@ export const repr = (item: unknown): string => {
  * ```
  * @since 0.1.0
  */
-export const inspectDebug: <X>(
-  stepId: string,
-  up: Stream<X>,
-  inspector?: (stepId: string, item: X, epoch: number, workerIndex: number) => void
-) => Stream<X> = defineOperator(
+export const inspectDebug: {
+  <X>(
+    stepId: string,
+    inspector?: (stepId: string, item: X, epoch: number, workerIndex: number) => void
+  ): (up: Stream<X>) => Stream<X>
+  <X>(
+    stepId: string,
+    up: Stream<X>,
+    inspector?: (stepId: string, item: X, epoch: number, workerIndex: number) => void
+  ): Stream<X>
+} & Tagged<"inspectDebug"> = dataLast(2, defineOperator(
   "inspectDebug",
   up0,
   <X>(
@@ -215,7 +231,7 @@ export const inspectDebug: <X>(
     setKernel({ kind: "inspectDebug", inspector: inspector as (s: string, i: unknown, e: number, w: number) => void })
     return kernelOutput<X>()
   }
-)
+))
 
 /**
  * The lowest-level stateful operator: one {@link StatefulBatchLogic} per key,
@@ -228,11 +244,17 @@ export const inspectDebug: <X>(
  * ```
  * @since 0.1.0
  */
-export const statefulBatch: <V, W, S>(
-  stepId: string,
-  up: KeyedStream<V>,
-  builder: (resumeState: S | undefined) => StatefulBatchLogic<V, W, S>
-) => KeyedStream<W> = defineOperator(
+export const statefulBatch: {
+  <V, W, S>(
+    stepId: string,
+    builder: (resumeState: S | undefined) => StatefulBatchLogic<V, W, S>
+  ): (up: KeyedStream<V>) => KeyedStream<W>
+  <V, W, S>(
+    stepId: string,
+    up: KeyedStream<V>,
+    builder: (resumeState: S | undefined) => StatefulBatchLogic<V, W, S>
+  ): KeyedStream<W>
+} & Tagged<"statefulBatch"> = dataLast(2, defineOperator(
   "statefulBatch",
   up0,
   <V, W, S>(
@@ -246,4 +268,4 @@ export const statefulBatch: <V, W, S>(
     })
     return kernelOutput<readonly [string, W]>()
   }
-)
+))

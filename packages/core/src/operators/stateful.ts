@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { currentStepId, defineOperator, type KeyedStream, type Stream, typeName } from "../Dataflow.js"
+import { currentStepId, dataLast, defineOperator, type KeyedStream, type Stream, typeName, type Tagged } from "../Dataflow.js"
 import { type LogicResult, StatefulBatchLogic, type StatefulLogic } from "../StatefulLogic.js"
 import { isIterable, isPair, mustBeFunction, notIterable, notKeyed, shapeName, upPort as up0 } from "./checks.js"
 import { flatMapBatch, statefulBatch } from "./kernel.js"
@@ -109,12 +109,18 @@ export class StatefulShim<V, W, S> extends StatefulBatchLogic<V, W, S> {
  * ```
  * @since 0.1.0
  */
-export const stateful: <V, W, S>(
-  stepId: string,
-  up: KeyedStream<V>,
-  // `S` is inferred from the logic alone, so a state type that includes `undefined` works.
-  builder: (resumeState: NoInfer<S> | undefined) => StatefulLogic<V, W, S>
-) => KeyedStream<W> = defineOperator(
+export const stateful: {
+  <V, W, S>(
+    stepId: string,
+    // `S` is inferred from the logic alone, so a state type that includes `undefined` works.
+    builder: (resumeState: NoInfer<S> | undefined) => StatefulLogic<V, W, S>
+  ): (up: KeyedStream<V>) => KeyedStream<W>
+  <V, W, S>(
+    stepId: string,
+    up: KeyedStream<V>,
+    builder: (resumeState: NoInfer<S> | undefined) => StatefulLogic<V, W, S>
+  ): KeyedStream<W>
+} & Tagged<"stateful"> = dataLast(2, defineOperator(
   "stateful",
   up0,
   <V, W, S>(up: KeyedStream<V>, builder: (resumeState: S | undefined) => StatefulLogic<V, W, S>): KeyedStream<W> => {
@@ -122,7 +128,7 @@ export const stateful: <V, W, S>(
     const stepId = currentStepId()
     return statefulBatch("statefulBatch", up, (resume: S | undefined) => new StatefulShim<V, W, S>(resume, builder, stepId))
   }
-)
+))
 
 // ---------------------------------------------------------------------------
 // statefulMap, statefulFlatMap
@@ -178,11 +184,17 @@ export class StatefulMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | unde
  * ```
  * @since 0.1.0
  */
-export const statefulMap: <V, W, S>(
-  stepId: string,
-  up: KeyedStream<V>,
-  mapper: (state: S | undefined, value: V) => readonly [S | undefined, W]
-) => KeyedStream<W> = defineOperator(
+export const statefulMap: {
+  <V, W, S>(
+    stepId: string,
+    mapper: (state: S | undefined, value: V) => readonly [S | undefined, W]
+  ): (up: KeyedStream<V>) => KeyedStream<W>
+  <V, W, S>(
+    stepId: string,
+    up: KeyedStream<V>,
+    mapper: (state: S | undefined, value: V) => readonly [S | undefined, W]
+  ): KeyedStream<W>
+} & Tagged<"statefulMap"> = dataLast(2, defineOperator(
   "statefulMap",
   up0,
   <V, W, S>(up: KeyedStream<V>, mapper: (state: S | undefined, value: V) => readonly [S | undefined, W]): KeyedStream<W> => {
@@ -190,7 +202,7 @@ export const statefulMap: <V, W, S>(
     const stepId = currentStepId()
     return statefulBatch<V, W, S | undefined>("statefulBatch", up, (resume) => new StatefulMapLogic<V, W, S>(resume, mapper, stepId))
   }
-)
+))
 
 /** @internal {@link statefulFlatMap}'s logic: like {@link StatefulMapLogic}, emitting every returned value. */
 export class StatefulFlatMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | undefined> {
@@ -231,11 +243,17 @@ export class StatefulFlatMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | 
  * ```
  * @since 0.1.0
  */
-export const statefulFlatMap: <V, W, S>(
-  stepId: string,
-  up: KeyedStream<V>,
-  mapper: (state: S | undefined, value: V) => readonly [S | undefined, Iterable<W>]
-) => KeyedStream<W> = defineOperator(
+export const statefulFlatMap: {
+  <V, W, S>(
+    stepId: string,
+    mapper: (state: S | undefined, value: V) => readonly [S | undefined, Iterable<W>]
+  ): (up: KeyedStream<V>) => KeyedStream<W>
+  <V, W, S>(
+    stepId: string,
+    up: KeyedStream<V>,
+    mapper: (state: S | undefined, value: V) => readonly [S | undefined, Iterable<W>]
+  ): KeyedStream<W>
+} & Tagged<"statefulFlatMap"> = dataLast(2, defineOperator(
   "statefulFlatMap",
   up0,
   <V, W, S>(
@@ -250,7 +268,7 @@ export const statefulFlatMap: <V, W, S>(
       (resume) => new StatefulFlatMapLogic<V, W, S>(resume, mapper, stepId)
     )
   }
-)
+))
 
 // ---------------------------------------------------------------------------
 // The `…Final` operators: one value per key, emitted at end of input
@@ -297,12 +315,10 @@ export class FoldFinalLogic<V, S> extends StatefulBatchLogic<V, S, S> {
  * ```
  * @since 0.1.0
  */
-export const foldFinal: <V, S>(
-  stepId: string,
-  up: KeyedStream<V>,
-  builder: () => S,
-  folder: (acc: S, value: V) => S
-) => KeyedStream<S> = defineOperator(
+export const foldFinal: {
+  <V, S>(stepId: string, builder: () => S, folder: (acc: S, value: V) => S): (up: KeyedStream<V>) => KeyedStream<S>
+  <V, S>(stepId: string, up: KeyedStream<V>, builder: () => S, folder: (acc: S, value: V) => S): KeyedStream<S>
+} & Tagged<"foldFinal"> = dataLast(3, defineOperator(
   "foldFinal",
   up0,
   <V, S>(up: KeyedStream<V>, builder: () => S, folder: (acc: S, value: V) => S): KeyedStream<S> => {
@@ -310,7 +326,7 @@ export const foldFinal: <V, S>(
     mustBeFunction("foldFinal", "folder", folder)
     return statefulBatch("statefulBatch", up, (resume: S | undefined) => new FoldFinalLogic<V, S>(resume, builder, folder))
   }
-)
+))
 
 /** @internal {@link reduceFinal}'s logic: the first value starts the accumulator. */
 export class ReduceFinalLogic<V> extends StatefulBatchLogic<V, V, V> {
@@ -346,8 +362,10 @@ export class ReduceFinalLogic<V> extends StatefulBatchLogic<V, V, V> {
  * ```
  * @since 0.1.0
  */
-export const reduceFinal: <V>(stepId: string, up: KeyedStream<V>, reducer: (acc: V, value: V) => V) => KeyedStream<V> =
-  defineOperator("reduceFinal", up0, <V>(up: KeyedStream<V>, reducer: (acc: V, value: V) => V): KeyedStream<V> => {
+export const reduceFinal: {
+  <V>(stepId: string, reducer: (acc: V, value: V) => V): (up: KeyedStream<V>) => KeyedStream<V>
+  <V>(stepId: string, up: KeyedStream<V>, reducer: (acc: V, value: V) => V): KeyedStream<V>
+} & Tagged<"reduceFinal"> = dataLast(2, defineOperator("reduceFinal", up0, <V>(up: KeyedStream<V>, reducer: (acc: V, value: V) => V): KeyedStream<V> => {
     mustBeFunction("reduceFinal", "reducer", reducer)
     const stepId = currentStepId()
     const preReduced = flatMapBatch("preReduce", up, (xs: Array<readonly [string, V]>) => {
@@ -370,7 +388,7 @@ export const reduceFinal: <V>(stepId: string, up: KeyedStream<V>, reducer: (acc:
       return out
     })
     return statefulBatch("statefulBatch", preReduced, (resume: V | undefined) => new ReduceFinalLogic<V>(resume, reducer))
-  })
+  }))
 
 /**
  * Count items per key, emitted at end of input. The input is not keyed:
@@ -383,11 +401,13 @@ export const reduceFinal: <V>(stepId: string, up: KeyedStream<V>, reducer: (acc:
  * ```
  * @since 0.1.0
  */
-export const countFinal: <X>(stepId: string, up: Stream<X>, key: (item: X) => string) => KeyedStream<number> =
-  defineOperator("countFinal", up0, <X>(up: Stream<X>, key: (item: X) => string): KeyedStream<number> => {
+export const countFinal: {
+  <X>(stepId: string, key: (item: X) => string): (up: Stream<X>) => KeyedStream<number>
+  <X>(stepId: string, up: Stream<X>, key: (item: X) => string): KeyedStream<number>
+} & Tagged<"countFinal"> = dataLast(2, defineOperator("countFinal", up0, <X>(up: Stream<X>, key: (item: X) => string): KeyedStream<number> => {
     const ones = mapValue("initCount", keyOn("keyOn", up, key), (_item: X) => 1)
     return reduceFinal("sum", ones, (a: number, b: number) => a + b)
-  })
+  }))
 
 const identity = <V>(v: V): unknown => v
 
@@ -401,11 +421,13 @@ const identity = <V>(v: V): unknown => v
  * ```
  * @since 0.1.0
  */
-export const maxFinal: <V>(stepId: string, up: KeyedStream<V>, by?: (value: V) => unknown) => KeyedStream<V> =
-  defineOperator("maxFinal", up0, <V>(up: KeyedStream<V>, by: (value: V) => unknown = identity): KeyedStream<V> => {
+export const maxFinal: {
+  <V>(stepId: string, by?: (value: V) => unknown): (up: KeyedStream<V>) => KeyedStream<V>
+  <V>(stepId: string, up: KeyedStream<V>, by?: (value: V) => unknown): KeyedStream<V>
+} & Tagged<"maxFinal"> = dataLast(2, defineOperator("maxFinal", up0, <V>(up: KeyedStream<V>, by: (value: V) => unknown = identity): KeyedStream<V> => {
     mustBeFunction("maxFinal", "by", by)
     return reduceFinal("reduceFinal", up, (a: V, b: V) => ((by(b) as number) > (by(a) as number) ? b : a))
-  })
+  }))
 
 /**
  * The smallest value per key, comparing `by(value)` (default: the value
@@ -417,8 +439,10 @@ export const maxFinal: <V>(stepId: string, up: KeyedStream<V>, by?: (value: V) =
  * ```
  * @since 0.1.0
  */
-export const minFinal: <V>(stepId: string, up: KeyedStream<V>, by?: (value: V) => unknown) => KeyedStream<V> =
-  defineOperator("minFinal", up0, <V>(up: KeyedStream<V>, by: (value: V) => unknown = identity): KeyedStream<V> => {
+export const minFinal: {
+  <V>(stepId: string, by?: (value: V) => unknown): (up: KeyedStream<V>) => KeyedStream<V>
+  <V>(stepId: string, up: KeyedStream<V>, by?: (value: V) => unknown): KeyedStream<V>
+} & Tagged<"minFinal"> = dataLast(2, defineOperator("minFinal", up0, <V>(up: KeyedStream<V>, by: (value: V) => unknown = identity): KeyedStream<V> => {
     mustBeFunction("minFinal", "by", by)
     return reduceFinal("reduceFinal", up, (a: V, b: V) => ((by(b) as number) < (by(a) as number) ? b : a))
-  })
+  }))

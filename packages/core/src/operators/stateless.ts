@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { currentStepId, defineOperator, type KeyedStream, type Stream, typeName } from "../Dataflow.js"
+import { currentStepId, dataLast, defineOperator, type KeyedStream, type Stream, typeName, type Tagged } from "../Dataflow.js"
 import type { ItemStage } from "../internal/kernel.js"
 import { isIterable, isPair, mustBeFunction, notIterable, notKeyed, upPort as up0 } from "./checks.js"
 import { flatMapBatch, flatMapBatchStage, inspectDebug, repr } from "./kernel.js"
@@ -54,14 +54,17 @@ const itemStep = <X, Y>(up: Stream<X>, kind: ItemStage["kind"], fn: (x: X) => un
  * ```
  * @since 0.1.0
  */
-export const map: <X, Y>(stepId: string, up: Stream<X>, mapper: (item: X) => Y) => Stream<Y> = defineOperator(
+export const map: {
+  <X, Y>(stepId: string, mapper: (item: X) => Y): (up: Stream<X>) => Stream<Y>
+  <X, Y>(stepId: string, up: Stream<X>, mapper: (item: X) => Y): Stream<Y>
+} & Tagged<"map"> = dataLast(2, defineOperator(
   "map",
   up0,
   <X, Y>(up: Stream<X>, mapper: (item: X) => Y): Stream<Y> => {
     mustBeFunction("map", "mapper", mapper)
     return itemStep(up, "map", mapper)
   }
-)
+))
 
 /**
  * Transform the value of every `[key, value]` item; the key is kept.
@@ -72,15 +75,17 @@ export const map: <X, Y>(stepId: string, up: Stream<X>, mapper: (item: X) => Y) 
  * ```
  * @since 0.1.0
  */
-export const mapValue: <V, W>(stepId: string, up: KeyedStream<V>, mapper: (value: V) => W) => KeyedStream<W> =
-  defineOperator("mapValue", up0, <V, W>(up: KeyedStream<V>, mapper: (value: V) => W): KeyedStream<W> => {
+export const mapValue: {
+  <V, W>(stepId: string, mapper: (value: V) => W): (up: KeyedStream<V>) => KeyedStream<W>
+  <V, W>(stepId: string, up: KeyedStream<V>, mapper: (value: V) => W): KeyedStream<W>
+} & Tagged<"mapValue"> = dataLast(2, defineOperator("mapValue", up0, <V, W>(up: KeyedStream<V>, mapper: (value: V) => W): KeyedStream<W> => {
     mustBeFunction("mapValue", "mapper", mapper)
     const stepId = currentStepId()
     return itemStep(up, "map", (item: readonly [string, V]) => {
       if (!isPair(item)) throw notKeyed(stepId, item)
       return [item[0], mapper(item[1])]
     })
-  })
+  }))
 
 const notBoolean = (stepId: string, r: unknown): TypeError =>
   new TypeError(
@@ -99,9 +104,11 @@ const notBoolean = (stepId: string, r: unknown): TypeError =>
  * @since 0.1.0
  */
 export const filter: {
+  <X, Y extends X>(stepId: string, predicate: (item: X) => item is Y): (up: Stream<X>) => Stream<Y>
+  <X>(stepId: string, predicate: (item: X) => boolean): (up: Stream<X>) => Stream<X>
   <X, Y extends X>(stepId: string, up: Stream<X>, predicate: (item: X) => item is Y): Stream<Y>
   <X>(stepId: string, up: Stream<X>, predicate: (item: X) => boolean): Stream<X>
-} = defineOperator("filter", up0, <X>(up: Stream<X>, predicate: (item: X) => boolean): Stream<X> => {
+} & Tagged<"filter"> = dataLast(2, defineOperator("filter", up0, <X>(up: Stream<X>, predicate: (item: X) => boolean): Stream<X> => {
   mustBeFunction("filter", "predicate", predicate)
   const stepId = currentStepId()
   return itemStep(up, "filter", (x: X) => {
@@ -109,7 +116,7 @@ export const filter: {
     if (r !== true && r !== false) throw notBoolean(stepId, r)
     return r
   })
-})
+}))
 
 /**
  * Keep the `[key, value]` items whose value passes `predicate`.
@@ -120,8 +127,10 @@ export const filter: {
  * ```
  * @since 0.1.0
  */
-export const filterValue: <V>(stepId: string, up: KeyedStream<V>, predicate: (value: V) => boolean) => KeyedStream<V> =
-  defineOperator("filterValue", up0, <V>(up: KeyedStream<V>, predicate: (value: V) => boolean): KeyedStream<V> => {
+export const filterValue: {
+  <V>(stepId: string, predicate: (value: V) => boolean): (up: KeyedStream<V>) => KeyedStream<V>
+  <V>(stepId: string, up: KeyedStream<V>, predicate: (value: V) => boolean): KeyedStream<V>
+} & Tagged<"filterValue"> = dataLast(2, defineOperator("filterValue", up0, <V>(up: KeyedStream<V>, predicate: (value: V) => boolean): KeyedStream<V> => {
     mustBeFunction("filterValue", "predicate", predicate)
     const stepId = currentStepId()
     return itemStep(up, "filter", (item: readonly [string, V]) => {
@@ -130,7 +139,7 @@ export const filterValue: <V>(stepId: string, up: KeyedStream<V>, predicate: (va
       if (r !== true && r !== false) throw notBoolean(stepId, r)
       return r
     })
-  })
+  }))
 
 /**
  * Map every item and drop the results that are `undefined` or `null`.
@@ -141,11 +150,13 @@ export const filterValue: <V>(stepId: string, up: KeyedStream<V>, predicate: (va
  * ```
  * @since 0.1.0
  */
-export const filterMap: <X, Y>(stepId: string, up: Stream<X>, mapper: (item: X) => Y | undefined | null) => Stream<Y> =
-  defineOperator("filterMap", up0, <X, Y>(up: Stream<X>, mapper: (item: X) => Y | undefined | null): Stream<Y> => {
+export const filterMap: {
+  <X, Y>(stepId: string, mapper: (item: X) => Y | undefined | null): (up: Stream<X>) => Stream<Y>
+  <X, Y>(stepId: string, up: Stream<X>, mapper: (item: X) => Y | undefined | null): Stream<Y>
+} & Tagged<"filterMap"> = dataLast(2, defineOperator("filterMap", up0, <X, Y>(up: Stream<X>, mapper: (item: X) => Y | undefined | null): Stream<Y> => {
     mustBeFunction("filterMap", "mapper", mapper)
     return itemStep(up, "filterMap", mapper)
-  })
+  }))
 
 /**
  * Map every value and drop the items whose result is `undefined` or `null`.
@@ -156,11 +167,10 @@ export const filterMap: <X, Y>(stepId: string, up: Stream<X>, mapper: (item: X) 
  * ```
  * @since 0.1.0
  */
-export const filterMapValue: <V, W>(
-  stepId: string,
-  up: KeyedStream<V>,
-  mapper: (value: V) => W | undefined | null
-) => KeyedStream<W> = defineOperator(
+export const filterMapValue: {
+  <V, W>(stepId: string, mapper: (value: V) => W | undefined | null): (up: KeyedStream<V>) => KeyedStream<W>
+  <V, W>(stepId: string, up: KeyedStream<V>, mapper: (value: V) => W | undefined | null): KeyedStream<W>
+} & Tagged<"filterMapValue"> = dataLast(2, defineOperator(
   "filterMapValue",
   up0,
   <V, W>(up: KeyedStream<V>, mapper: (value: V) => W | undefined | null): KeyedStream<W> => {
@@ -172,7 +182,7 @@ export const filterMapValue: <V, W>(
       return w === undefined || w === null ? undefined : [item[0], w]
     })
   }
-)
+))
 
 /**
  * Map every item to any number of items (an array, a generator, any iterable).
@@ -183,8 +193,10 @@ export const filterMapValue: <V, W>(
  * ```
  * @since 0.1.0
  */
-export const flatMap: <X, Y>(stepId: string, up: Stream<X>, mapper: (item: X) => Iterable<Y>) => Stream<Y> =
-  defineOperator("flatMap", up0, <X, Y>(up: Stream<X>, mapper: (item: X) => Iterable<Y>): Stream<Y> => {
+export const flatMap: {
+  <X, Y>(stepId: string, mapper: (item: X) => Iterable<Y>): (up: Stream<X>) => Stream<Y>
+  <X, Y>(stepId: string, up: Stream<X>, mapper: (item: X) => Iterable<Y>): Stream<Y>
+} & Tagged<"flatMap"> = dataLast(2, defineOperator("flatMap", up0, <X, Y>(up: Stream<X>, mapper: (item: X) => Iterable<Y>): Stream<Y> => {
     mustBeFunction("flatMap", "mapper", mapper)
     const stepId = currentStepId()
     return flatMapBatch("flatMapBatch", up, (xs: Array<X>) => {
@@ -197,7 +209,7 @@ export const flatMap: <X, Y>(stepId: string, up: Stream<X>, mapper: (item: X) =>
       }
       return out
     })
-  })
+  }))
 
 /**
  * Map every value to any number of values, each emitted with the item's key.
@@ -208,8 +220,10 @@ export const flatMap: <X, Y>(stepId: string, up: Stream<X>, mapper: (item: X) =>
  * ```
  * @since 0.1.0
  */
-export const flatMapValue: <V, W>(stepId: string, up: KeyedStream<V>, mapper: (value: V) => Iterable<W>) => KeyedStream<W> =
-  defineOperator("flatMapValue", up0, <V, W>(up: KeyedStream<V>, mapper: (value: V) => Iterable<W>): KeyedStream<W> => {
+export const flatMapValue: {
+  <V, W>(stepId: string, mapper: (value: V) => Iterable<W>): (up: KeyedStream<V>) => KeyedStream<W>
+  <V, W>(stepId: string, up: KeyedStream<V>, mapper: (value: V) => Iterable<W>): KeyedStream<W>
+} & Tagged<"flatMapValue"> = dataLast(2, defineOperator("flatMapValue", up0, <V, W>(up: KeyedStream<V>, mapper: (value: V) => Iterable<W>): KeyedStream<W> => {
     mustBeFunction("flatMapValue", "mapper", mapper)
     const stepId = currentStepId()
     return flatMapBatch("flatMapBatch", up, (xs: Array<readonly [string, V]>) => {
@@ -225,7 +239,7 @@ export const flatMapValue: <V, W>(stepId: string, up: KeyedStream<V>, mapper: (v
       }
       return out
     })
-  })
+  }))
 
 /**
  * Emit the elements of every item, which must be iterable (strings give characters).
@@ -236,7 +250,10 @@ export const flatMapValue: <V, W>(stepId: string, up: KeyedStream<V>, mapper: (v
  * ```
  * @since 0.1.0
  */
-export const flatten: <X>(stepId: string, up: Stream<Iterable<X>>) => Stream<X> = defineOperator(
+export const flatten: {
+  (stepId: string): <X>(up: Stream<Iterable<X>>) => Stream<X>
+  <X>(stepId: string, up: Stream<Iterable<X>>): Stream<X>
+} & Tagged<"flatten"> = dataLast(1, defineOperator(
   "flatten",
   up0,
   <X>(up: Stream<Iterable<X>>): Stream<X> => {
@@ -257,7 +274,7 @@ export const flatten: <X>(stepId: string, up: Stream<Iterable<X>>) => Stream<X> 
       return out
     })
   }
-)
+))
 
 /**
  * Key every item: emit `[key(item), item]`. Keys must be strings.
@@ -268,7 +285,10 @@ export const flatten: <X>(stepId: string, up: Stream<Iterable<X>>) => Stream<X> 
  * ```
  * @since 0.1.0
  */
-export const keyOn: <X>(stepId: string, up: Stream<X>, key: (item: X) => string) => KeyedStream<X> = defineOperator(
+export const keyOn: {
+  <X>(stepId: string, key: (item: X) => string): (up: Stream<X>) => KeyedStream<X>
+  <X>(stepId: string, up: Stream<X>, key: (item: X) => string): KeyedStream<X>
+} & Tagged<"keyOn"> = dataLast(2, defineOperator(
   "keyOn",
   up0,
   <X>(up: Stream<X>, key: (item: X) => string): KeyedStream<X> => {
@@ -285,7 +305,7 @@ export const keyOn: <X>(stepId: string, up: Stream<X>, key: (item: X) => string)
       return [k, x]
     })
   }
-)
+))
 
 /**
  * Drop the keys: `[key, value]` → `value`.
@@ -296,7 +316,10 @@ export const keyOn: <X>(stepId: string, up: Stream<X>, key: (item: X) => string)
  * ```
  * @since 0.1.0
  */
-export const keyRm: <V>(stepId: string, up: KeyedStream<V>) => Stream<V> = defineOperator(
+export const keyRm: {
+  (stepId: string): <V>(up: KeyedStream<V>) => Stream<V>
+  <V>(stepId: string, up: KeyedStream<V>): Stream<V>
+} & Tagged<"keyRm"> = dataLast(1, defineOperator(
   "keyRm",
   up0,
   <V>(up: KeyedStream<V>): Stream<V> => {
@@ -306,7 +329,7 @@ export const keyRm: <V>(stepId: string, up: KeyedStream<V>) => Stream<V> = defin
       return item[1]
     })
   }
-)
+))
 
 const defaultInspector = (stepId: string, item: unknown): void => {
   process.stdout.write(`${stepId}: ${repr(item)}\n`)
@@ -322,8 +345,10 @@ const defaultInspector = (stepId: string, item: unknown): void => {
  * ```
  * @since 0.1.0
  */
-export const inspect: <X>(stepId: string, up: Stream<X>, inspector?: (stepId: string, item: X) => void) => Stream<X> =
-  defineOperator(
+export const inspect: {
+  <X>(stepId: string, inspector?: (stepId: string, item: X) => void): (up: Stream<X>) => Stream<X>
+  <X>(stepId: string, up: Stream<X>, inspector?: (stepId: string, item: X) => void): Stream<X>
+} & Tagged<"inspect"> = dataLast(2, defineOperator(
     "inspect",
     up0,
     <X>(up: Stream<X>, inspector: (stepId: string, item: X) => void = defaultInspector): Stream<X> => {
@@ -331,7 +356,7 @@ export const inspect: <X>(stepId: string, up: Stream<X>, inspector?: (stepId: st
       const stepId = currentStepId()
       return inspectDebug("inspectDebug", up, (_inner: string, item: X) => inspector(stepId, item))
     }
-  )
+  ))
 
 /**
  * A sink that fails the run on the first item it gets: mark streams that
@@ -343,12 +368,15 @@ export const inspect: <X>(stepId: string, up: Stream<X>, inspector?: (stepId: st
  * ```
  * @since 0.1.0
  */
-export const raises: <X>(stepId: string, up: Stream<X>) => void = defineOperator("raises", up0, <X>(up: Stream<X>): void => {
+export const raises: {
+  (stepId: string): <X>(up: Stream<X>) => void
+  <X>(stepId: string, up: Stream<X>): void
+} & Tagged<"raises"> = dataLast(1, defineOperator("raises", up0, <X>(up: Stream<X>): void => {
   const stepId = currentStepId()
   inspectDebug("inspectDebug", up, (_inner: string, item: X) => {
     throw new Error(`\`raises\` step '${stepId}' got an item: ${repr(item)}`)
   })
-})
+}))
 
 /**
  * A helper for `map` over objects: returns a function that replaces
