@@ -48,7 +48,7 @@ export {
 } from "./outputs.js"
 export { batch, batchAsync, batchGetter, batchGetterEx } from "./batching.js"
 export { fromStream } from "./fromStream.js"
-export { StdOutSink } from "./connectors/stdio.js"
+export { formatItem, StdOutSink } from "./connectors/stdio.js"
 export { RandomMetricSource, type RandomMetricState } from "./connectors/demo.js"
 export { TTLCache } from "./operators/enrich.js"
 export { WeirRecoveryError, WeirRuntimeError } from "./errors.js"

@@ -1,4 +1,5 @@
 /** StdOutSink and RandomMetricSource at the partition level (test_stdio, test_demo); flow-level cases are in inputs.test.ts. */
+import { inspect } from "node:util"
 import { EOF, RandomMetricSource, StdOutSink, type StatelessSinkPartition } from "@weir/core"
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
 
@@ -29,10 +30,26 @@ describe("StdOutSink", () => {
     expect(writes).toEqual(["a\nb\n", "c\n"])
   })
 
-  it("prints items with String()", async () => {
+  it("prints items the way console.log does, one line each", async () => {
     const part = sinkPart()
-    const writes = await captureStdout(() => part.writeBatch([1, ["x", 2], null, undefined, { toString: () => "obj" }]))
-    expect(writes.join("")).toBe("1\nx,2\nnull\nundefined\nobj\n")
+    const big = { user: "ada", tags: Array.from({ length: 30 }, (_, i) => `tag${i}`) }
+    const items = [1, "plain text", ["x", [0, 2]], { user: "ada", amount: 42 }, null, undefined, new Date(0), big]
+    const writes = await captureStdout(() => part.writeBatch(items))
+    const lines = writes.join("").split("\n")
+    expect(lines.slice(0, 7)).toEqual([
+      "1",
+      "plain text",
+      "[ 'x', [ 0, 2 ] ]",
+      "{ user: 'ada', amount: 42 }",
+      "null",
+      "undefined",
+      "1970-01-01T00:00:00.000Z"
+    ])
+    // A value console.log would spread over lines stays on one.
+    expect(inspect(big).split("\n").length).toBeGreaterThan(1)
+    expect(lines[7]).toBe(`{ user: 'ada', tags: [ ${big.tags.map((t) => `'${t}'`).join(", ")} ] }`)
+    expect(lines).toHaveLength(items.length + 1)
+    expect(lines[8]).toBe("")
   })
 
   it("writes nothing for an empty batch", async () => {

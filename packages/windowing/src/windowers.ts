@@ -112,6 +112,30 @@ export class SlidingWindower implements Windower<SlidingState> {
     return ids
   }
 
+  /**
+   * The start (inclusive) and end (exclusive) of window `id`: what the
+   * window ids in `down` and `late` stand for, without joining `meta`.
+   *
+   * @example
+   * ```ts
+   * const windower = new TumblingWindower("1 minute", new Date("2024-01-01T00:00:00Z"))
+   * windower.bounds(2)   // { openTime: 2024-01-01T00:02:00Z, closeTime: 2024-01-01T00:03:00Z }
+   * // [sensor, [id, max]] → [sensor, { start, end, max }]:
+   * const readable = (out: WindowOut<number, number>) =>
+   *   op.mapValue("bounds", out.down, ([id, max]) => {
+   *     const { openTime, closeTime } = windower.bounds(id)
+   *     return { start: openTime.toISOString(), end: closeTime.toISOString(), max }
+   *   })
+   * ```
+   * @since 0.2.0
+   */
+  bounds(id: number): { readonly openTime: Date; readonly closeTime: Date } {
+    if (!Number.isInteger(id)) {
+      throw new TypeError(`window id must be an integer; got ${typeof id === "number" ? id : `a \`${typeof id}\``} instead`)
+    }
+    return { openTime: new Date(this.openOf(id)), closeTime: new Date(this.closeOf(id)) }
+  }
+
   openOf(id: number): number {
     return this.alignMillis + id * this.offsetMillis
   }

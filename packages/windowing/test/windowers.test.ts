@@ -151,3 +151,26 @@ describe("session windows", () => {
     expect(w.isEmpty()).toBe(true)
   })
 })
+
+describe("window bounds from an id", () => {
+  it("tumbling: window i is [alignTo + i·length, alignTo + (i+1)·length)", () => {
+    const w = new TumblingWindower("1 minute", align)
+    expect(w.bounds(2)).toEqual({ openTime: new Date("2024-01-01T09:02:00Z"), closeTime: new Date("2024-01-01T09:03:00Z") })
+    expect(w.bounds(-1)).toEqual({ openTime: new Date("2024-01-01T08:59:00Z"), closeTime: new Date("2024-01-01T09:00:00Z") })
+  })
+
+  it("sliding: every id a timestamp falls in has bounds containing it", () => {
+    const w = new SlidingWindower("10 seconds", "5 seconds", align)
+    const t = at("09:00:13")
+    for (const id of w.idsFor(t)) {
+      const { openTime, closeTime } = w.bounds(id)
+      expect(openTime.getTime()).toBeLessThanOrEqual(t)
+      expect(closeTime.getTime()).toBeGreaterThan(t)
+      expect(closeTime.getTime() - openTime.getTime()).toBe(10_000)
+    }
+  })
+
+  it("refuses an id that is not an integer", () => {
+    expect(() => new TumblingWindower("1 minute", align).bounds(1.5)).toThrow("window id must be an integer; got 1.5 instead")
+  })
+})
