@@ -1,6 +1,6 @@
-import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, type Scope } from "effect"
 import * as TestClock from "effect/testing/TestClock"
+import { describe, expect, it } from "vitest"
 import {
   AbortExecution,
   clusterMain,
@@ -18,6 +18,20 @@ import {
   type StatefulSourcePartition,
   WeirRuntimeError
 } from "@weir/core"
+
+/**
+ * Registers a test whose body is an Effect, like `@effect/vitest`'s `it.effect` (no
+ * release of it supports both Node 20 and effect 4.1): the Effect runs in its own Scope,
+ * with a TestClock, so time moves only through `TestClock.adjust`. A failure or defect
+ * of the Effect (a failed `expect` included) fails the test; vitest's abort signal
+ * (timeout) interrupts it.
+ */
+const itEffect = <A, E>(name: string, self: () => Effect.Effect<A, E, Scope.Scope>) =>
+  it(name, (ctx) =>
+    Effect.runPromise(
+      Effect.suspend(self).pipe(Effect.scoped, Effect.provide(TestClock.layer())),
+      { signal: ctx.signal }
+    ).then(() => undefined))
 
 /** A source over fixed batches; each batch is returned as-is, in the given mode. */
 class BatchesSource<X> extends FixedPartitionedSource<X, number> {
@@ -83,7 +97,7 @@ const plusOne = (source: FixedPartitionedSource<number, number>, sink: ListSink<
 }
 
 describe("entry points", () => {
-  it.effect("run is an Effect that completes when the inputs end", () =>
+  itEffect("run is an Effect that completes when the inputs end", () =>
     Effect.gen(function*() {
       const sink = new ListSink<number>()
       yield* run(plusOne(new BatchesSource([[0, 1], [2]]), sink))
@@ -168,7 +182,7 @@ describe("epochs", () => {
     expect(await epochsOf(0, [[1, 2], [3], [4]])).toEqual([1, 1, 2, 3])
   })
 
-  it.effect("epochs advance with time even when the source is not due", () =>
+  itEffect("epochs advance with time even when the source is not due", () =>
     Effect.gen(function*() {
       const seen: Array<readonly [string, number]> = []
       let polled = 0
@@ -224,7 +238,7 @@ class Notifier extends StatefulBatchLogic<number, string, number> {
 }
 
 describe("stateful timing", () => {
-  it.effect("notifyAt wakes the logic on the run's clock (TestClock)", () =>
+  itEffect("notifyAt wakes the logic on the run's clock (TestClock)", () =>
     Effect.gen(function*() {
       const sink = new ListSink<readonly [string, string]>()
       class Pausing extends DynamicSource<number> {
@@ -292,7 +306,7 @@ describe("abort and interruption", () => {
     expect(sink.out).toEqual([0, 1])
   })
 
-  it.effect("interrupting the run closes its partitions", () =>
+  itEffect("interrupting the run closes its partitions", () =>
     Effect.gen(function*() {
       class Endless extends FixedPartitionedSource<number, number> {
         closed = 0
