@@ -18,9 +18,10 @@ import * as Data from "effect/Data"
  *
  * @example
  * ```ts
- * import { runMain, WeirRuntimeError } from "@weir/core"
+ * import { type Dataflow, runMain, WeirRuntimeError } from "@weir/core"
  * import { FileConnectorError } from "@weir/connectors-files"
  *
+ * declare const flow: Dataflow   // a dataflow reading or writing files
  * try {
  *   await runMain(flow)
  * } catch (e) {

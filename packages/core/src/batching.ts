@@ -48,6 +48,8 @@ const checkSize = (size: number): void => {
  *
  * @example
  * ```ts
+ * const queue: Array<string> = []   // filled by a callback elsewhere
+ * let closed = false                 // set when the producer is done
  * const batches = batchGetter(() => queue.shift() ?? (closed ? EOF : undefined), 100)
  * const part = { nextBatch: () => { const r = batches.next(); return r.done ? EOF : r.value } }
  * ```
@@ -93,6 +95,8 @@ function* gets<X, Y>(
  *
  * @example
  * ```ts
+ * class QueueEmpty extends Error {}
+ * declare const queue: { take(): string }   // throws a QueueEmpty when there is nothing
  * const batches = batchGetterEx(() => queue.take(), 100, (e) => e instanceof QueueEmpty)
  * ```
  * @since 0.1.0
@@ -123,6 +127,7 @@ const TIMED_OUT: unique symbol = Symbol("timed out")
  *
  * @example
  * ```ts
+ * declare const messages: AsyncIterable<string>
  * const batcher: AsyncBatcher<string> = batchAsync(messages, "50 millis", 100)
  * const part = { nextBatch: () => batcher.next() }
  * ```

@@ -36,6 +36,12 @@ export class WeirRuntimeError extends Data.TaggedError("WeirRuntimeError")<{
  *
  * @example
  * ```ts
+ * import { Effect } from "effect"
+ * import { type Dataflow, run } from "@weir/core"
+ * import { RecoveryConfig } from "@weir/recovery"
+ *
+ * declare const flow: Dataflow   // your dataflow
+ * const recovery = new RecoveryConfig("recovery")
  * run(flow, { recovery }).pipe(Effect.catchTag("NoPartitionsError", () => Effect.logError("run `weir recovery init` first")))
  * ```
  * @since 0.1.0

@@ -145,6 +145,7 @@ export class Retry extends Error {
  *
  * @example
  * ```ts
+ * declare const readThermometer: () => number
  * class Weather extends SimplePollingSource<number> {
  *   constructor() { super("1 minute") }
  *   nextItem() { return readThermometer() }

@@ -167,6 +167,8 @@ const startOver = (dir: string, count: number) =>
  * @example
  * ```ts
  * import { mkdirSync } from "node:fs"
+ * import { initDbDir } from "@weir/recovery"
+ *
  * mkdirSync("recovery", { recursive: true })
  * await initDbDir("recovery", 4)
  * ```
@@ -443,9 +445,10 @@ const backupIntervalOf = (options: RecoveryOptions): Duration.Duration => {
  *
  * @example
  * ```ts
- * import { runMain } from "@weir/core"
+ * import { type Dataflow, runMain } from "@weir/core"
  * import { RecoveryConfig } from "@weir/recovery"
  *
+ * declare const flow: Dataflow   // your dataflow
  * await runMain(flow, { epochInterval: "5 seconds", recovery: new RecoveryConfig("recovery") })
  * ```
  * @since 0.1.0

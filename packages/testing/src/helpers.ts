@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
  *
  * @example
  * ```ts
+ * declare const part: StatefulSourcePartition<string, number>   // one with nothing to read yet
  * await expect(pollNextBatch(part, "100 millis")).rejects.toBeInstanceOf(PollTimeoutError)
  * ```
  * @since 0.1.0
@@ -36,7 +37,8 @@ export class PollTimeoutError extends Error {
  *
  * @example
  * ```ts
- * const part = await source.buildPart("test.inp", "p0", undefined)
+ * const source = new TestingSource(["line 1"])
+ * const part = source.buildPart("test.inp", "iterable", undefined)
  * expect(await pollNextBatch(part)).toEqual(["line 1"])
  * ```
  * @since 0.1.0

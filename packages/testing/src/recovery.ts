@@ -115,6 +115,7 @@ export class InMemoryRecovery implements RecoveryConfigLike {
    *
    * @example
    * ```ts
+   * const recovery = new InMemoryRecovery()
    * await runMain(flow, { epochInterval: 0, recovery })
    * expect(await recovery.statesOf("test_df.count")).toEqual(new Map([["a", 2]]))
    * ```
@@ -128,6 +129,7 @@ export class InMemoryRecovery implements RecoveryConfigLike {
    *
    * @example
    * ```ts
+   * const recovery = new InMemoryRecovery()
    * await runMain(flow, { epochInterval: 0, recovery })
    * for (const id of recovery.stepIds()) console.log(id, await recovery.statesOf(id))
    * ```

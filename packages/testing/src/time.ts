@@ -13,8 +13,9 @@ import * as Effect from "effect/Effect"
  *
  * @example
  * ```ts
+ * declare const lookupRate: (currency: string) => number
  * const clock = new TimeTestingGetter(new Date("2024-01-01T00:00:00Z"))
- * const cache = new TTLCache(lookup, () => clock.now(), "1 minute")
+ * const cache = new TTLCache(lookupRate, () => clock.now(), "1 minute")
  * clock.advance("2 minutes")
  * ```
  * @since 0.1.0

@@ -50,9 +50,10 @@ const layerOf = (r: ResolvedTracing, logLevel: LogLevel | undefined): Layer.Laye
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { run } from "@weir/core"
+ * import { type Dataflow, run } from "@weir/core"
  * import { OtlpTracingConfig, Tracing } from "@weir/tracing"
  *
+ * declare const flow: Dataflow   // your dataflow
  * await Effect.runPromise(run(flow).pipe(Effect.provide(Tracing.layer(new OtlpTracingConfig({ serviceName: "orders" })))))
  * ```
  * @since 0.1.0
@@ -80,9 +81,10 @@ export interface TracingHandle {
  *
  * @example
  * ```ts
- * import { runMain } from "@weir/core"
+ * import { type Dataflow, runMain } from "@weir/core"
  * import { JaegerConfig, setupTracing } from "@weir/tracing"
  *
+ * declare const flow: Dataflow   // your dataflow
  * const tracing = setupTracing(new JaegerConfig({ serviceName: "orders" }), "info")
  * await runMain(flow)
  * await tracing.shutdown()

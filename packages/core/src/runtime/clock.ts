@@ -63,6 +63,7 @@ export const currentTime = (): Date => new Date(nowMillis())
  *
  * @example
  * ```ts
+ * const deadlineMs = Date.parse("2024-01-01T00:00:10Z")
  * const dueIn = deadlineMs - currentTimeMillis()
  * ```
  * @since 0.1.0

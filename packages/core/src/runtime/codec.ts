@@ -79,6 +79,7 @@ const packr = new Packr({
  *
  * @example
  * ```ts
+ * const { port1: port } = new MessageChannel()
  * const frame = encodeBatch("flow.count", [["ada", 1], ["bob", 2]])
  * port.postMessage({ items: frame }, [frame])
  * // on the other thread:

@@ -1,0 +1,115 @@
+/**
+ * Type-checked documentation: every TypeScript block of the docs compiles
+ * against the packages, imported as a user imports them (`@weir/core`,
+ * `@weir/windowing`, …, `weir` for the command line).
+ *
+ * What is checked
+ * - ```ts (also ```typescript, ```mts) fences of `README.md`,
+ *   `packages/*\/README.md` and `apps/*\/README.md`;
+ * - ```ts fences under an `@example` tag in the TSDoc comments of
+ *   `packages/*\/src/**\/*.ts` (comment stars removed; `*\/` reads as the
+ *   end-of-comment characters it escapes).
+ * Other fences (```sh, ```json, plain ```) are not TypeScript and are not
+ * checked. A TypeScript block that is wrong on purpose opts out with
+ * ```ts nocheck; nothing else does.
+ *
+ * Modules and fragments
+ * - A block with `import` lines of its own is a complete module: it is
+ *   checked exactly as written, with no prelude. It declares everything it
+ *   uses; for "your dataflow", write `declare const flow: Dataflow` (with
+ *   `type Dataflow` imported).
+ * - A block without imports is a fragment. It gets, as imports, the exports
+ *   of (first match of a name wins, and names the block declares itself are
+ *   left out):
+ *   1. for a TSDoc example, its own source file (so examples of internal
+ *      helpers see them);
+ *   2. the package the documentation belongs to (`@weir/windowing` for
+ *      `packages/windowing/…`; `weir` for `packages/cli/…`);
+ *   3. `@weir/core`, then `@weir/testing`;
+ *   4. `Effect` from `effect`.
+ *   and the ambient prelude of `src/prelude.ts`, the placeholders the docs
+ *   use throughout:
+ *     declare const flow: Dataflow
+ *     declare const nums: Stream<number>
+ *     declare const words: Stream<string>
+ *     declare const lines: Stream<string>
+ *     declare const keyed: KeyedStream<number>
+ *     import { expect } from "vitest"     (for the testing helpers' examples)
+ *   Anything else a fragment needs it declares itself, e.g.
+ *   `declare const clicks: KeyedStream<Click>`. The prelude stays this
+ *   small: fix the docs rather than growing it to hide an error.
+ *
+ * How
+ * All blocks are checked in ONE `ts.Program` (one virtual file per block,
+ * under `apps/docs-check/blocks/`, never written to disk), with the compiler
+ * options of `tsconfig.base.json` — strict, `exactOptionalPropertyTypes`,
+ * NodeNext, ESM, the `@weir/source` condition so packages resolve to their
+ * sources without a build. Each failing block is reported with `file:line`
+ * (of the documentation file) and the compiler's diagnostics.
+ *
+ * Known failures
+ * `test/known-failures.ts` lists blocks (by file and a hash of their code)
+ * that were failing when this test was written, in docs owned by others. A
+ * listed block must still fail; when it compiles, or changes (its hash no
+ * longer matches), this test fails until the entry is removed — the list
+ * only shrinks. Any other failing block fails the test.
+ *
+ * Run: `cd apps/docs-check && npx vitest run` (part of `npm test` through nx);
+ * `npm run report -w @weir/docs-check` prints every failing block, known ones
+ * included (`-- --known` prints them as list entries).
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { describe, expect, it } from "vitest"
+import { checkRepository, formatFailure, repositoryRoot, where } from "../src/check.js"
+import { KNOWN_FAILURES } from "./known-failures.js"
+
+const report = checkRepository()
+const knownKey = (file: string, hash: string) => `${file}#${hash}`
+const known = new Set(KNOWN_FAILURES.map((k) => knownKey(k.file, k.hash)))
+
+describe("documentation blocks", () => {
+  it("the compiler setup has no errors", () => {
+    expect(report.setupErrors).toEqual([])
+  })
+
+  it("every ```ts fence of the READMEs is extracted", () => {
+    const readmes = ["README.md"]
+    for (const group of ["packages", "apps"]) {
+      for (const name of readdirSync(join(repositoryRoot, group))) {
+        if (existsSync(join(repositoryRoot, group, name, "README.md"))) readmes.push(`${group}/${name}/README.md`)
+      }
+    }
+    expect(readmes).toContain("packages/core/README.md")
+    for (const file of readmes) {
+      const fences = readFileSync(join(repositoryRoot, file), "utf8")
+        .split("\n")
+        .filter((line) => /^\s*```(ts|typescript|mts)\b/.test(line)).length
+      expect(report.blocks.filter((b) => b.file === file).length, file).toBe(fences)
+    }
+  })
+
+  for (const result of report.results) {
+    if (result.mode === "nocheck") continue
+    const name = `${where(result.block)} (${result.block.kind} ${result.mode})`
+    if (known.has(knownKey(result.block.file, result.hash))) {
+      it(`${name}: known failure`, () => {
+        expect(
+          result.diagnostics.length,
+          `${where(result.block)} compiles now: remove its entry (hash ${result.hash}) from test/known-failures.ts`
+        ).toBeGreaterThan(0)
+      })
+    } else {
+      it(`${name} type-checks`, () => {
+        if (result.diagnostics.length > 0) expect.fail(`\n${formatFailure(result)}`)
+      })
+    }
+  }
+
+  it("every known failure is still a block of the docs", () => {
+    const present = new Set(report.results.map((r) => knownKey(r.block.file, r.hash)))
+    const stale = KNOWN_FAILURES.filter((k) => !present.has(knownKey(k.file, k.hash)))
+      .map((k) => `${k.file}:${k.line} (hash ${k.hash}) changed or is gone: remove its entry from test/known-failures.ts`)
+    expect(stale).toEqual([])
+  })
+})
