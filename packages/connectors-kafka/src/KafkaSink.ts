@@ -6,8 +6,17 @@
 import type { DeliveryReport, LibrdKafkaError, MessageHeader } from "@confluentinc/kafka-javascript"
 import { DynamicSink, type StatelessSinkPartition } from "@weir/core"
 import { clientConfig, stringList } from "./internal/arguments.js"
-import { type ClientConfig, connectProducer, disconnect, flush, type Producer } from "./internal/client.js"
-import { describeClientError, describeInfo, ERR, infoOfClientEvent } from "./internal/errors.js"
+import { KafkaConnectorError, KafkaProduceError, KafkaTopicNotFoundError } from "./errors.js"
+import { baseConfig, type ClientConfig, connectProducer, disconnect, flush, type Producer } from "./internal/client.js"
+import {
+  brokersText,
+  describeInfo,
+  ERR,
+  infoOfClientEvent,
+  infoOfLibrdKafkaError,
+  isUnknownTopic,
+  topicHint
+} from "./internal/errors.js"
 import { type KafkaSinkMessage, KafkaSourceMessage } from "./messages.js"
 
 /**
@@ -30,6 +39,12 @@ const CLOSE_FLUSH_MS = 30_000
 const FLUSH_MS = 5_000
 /** How long to wait before retrying when the producer's local queue is full. */
 const QUEUE_FULL_BACKOFF_MS = 2
+/**
+ * librdkafka's `topic.metadata.propagation.max.ms` as Weir sets it: how long
+ * a topic the brokers say does not exist may take to appear (a topic created
+ * moments ago) before messages to it fail. librdkafka's default is 30 s.
+ */
+const TOPIC_PROPAGATION_MS = 5_000
 
 /**
  * Writes {@link KafkaSinkMessage}s to Kafka with one producer per worker. Each
@@ -40,7 +55,12 @@ const QUEUE_FULL_BACKOFF_MS = 2
  *
  * A batch counts as written only once Kafka has acknowledged every message in
  * it, so a snapshot never covers an unconfirmed write; a delivery failure fails
- * the run, naming the topic and partition. The idempotent producer is on by
+ * the run, naming the topic and partition; a topic that does not exist fails
+ * it with a `KafkaTopicNotFoundError` within
+ * `topic.metadata.propagation.max.ms` (5000 ms unless `addConfig` sets it).
+ * Brokers that do not answer fail `build` with a `KafkaConnectionError`
+ * within the connection timeout (`socket.connection.setup.timeout.ms`, 5000
+ * ms unless `addConfig` sets it, plus 1000 ms). The idempotent producer is on by
  * default (`enable.idempotence`, which implies `acks=all`): retries do not
  * duplicate. At-least-once across a resume: messages of the resume epoch are
  * written again.
@@ -74,19 +94,19 @@ export class KafkaSink extends DynamicSink<KafkaSinkMessage> {
 
   /** This worker's producer. */
   async build(_stepId: string, workerIndex: number, _workerCount: number): Promise<StatelessSinkPartition<KafkaSinkMessage>> {
-    let producer: Producer
-    try {
-      producer = await connectProducer({
-        "bootstrap.servers": this.brokers.join(","),
+    const producer: Producer = await connectProducer(
+      {
+        ...baseConfig(this.brokers),
+        "topic.metadata.propagation.max.ms": TOPIC_PROPAGATION_MS,
         "enable.idempotence": true,
         "client.id": `weir-sink-${workerIndex}`,
         dr_cb: true,
         ...this.addConfig
-      })
-    } catch (e) {
-      throw new Error(`error connecting a Kafka producer: ${describeClientError(e)}`, { cause: e })
-    }
-    return new KafkaSinkPartition(producer, this.topic)
+      },
+      { brokers: this.brokers, topic: this.topic },
+      this.topic === undefined ? "to write" : `to write topic '${this.topic}'`
+    )
+    return new KafkaSinkPartition(producer, this.brokers, this.topic)
   }
 }
 
@@ -99,7 +119,10 @@ class Delivery {
   private resolve!: () => void
   private reject!: (e: Error) => void
 
-  constructor(count: number) {
+  constructor(
+    count: number,
+    private readonly brokers: ReadonlyArray<string>
+  ) {
     this.remaining = count
     this.promise = new Promise<void>((resolve, reject) => {
       this.resolve = resolve
@@ -108,12 +131,7 @@ class Delivery {
   }
 
   delivered(err: LibrdKafkaError | null | undefined, report: DeliveryReport): void {
-    if (err && this.failure === undefined) {
-      this.failure = new Error(
-        `error producing to Kafka topic '${report.topic}' partition ${report.partition}: ${describeClientError(err)}`,
-        { cause: err }
-      )
-    }
+    if (err && this.failure === undefined) this.failure = produceError(this.brokers, report.topic, report.partition, err)
     if (--this.remaining === 0) this.settle()
   }
 
@@ -151,6 +169,7 @@ class KafkaSinkPartition implements StatelessSinkPartition<KafkaSinkMessage> {
 
   constructor(
     private readonly producer: Producer,
+    private readonly brokers: ReadonlyArray<string>,
     private readonly topic: string | undefined
   ) {
     producer.on("delivery-report", (err, report) => {
@@ -161,7 +180,12 @@ class KafkaSinkPartition implements StatelessSinkPartition<KafkaSinkMessage> {
       // Fatal errors (e.g. the idempotent producer lost its sequence) end every pending batch.
       const info = infoOfClientEvent(err)
       if (info.code !== ERR.FATAL && !info.fatal) return
-      const e = new Error(`fatal Kafka producer error: ${describeInfo(info)}`, { cause: err })
+      const e = new KafkaProduceError(`fatal Kafka producer error: ${describeInfo(info)} (writing to ${brokersText(brokers)})`, {
+        brokers,
+        topic,
+        info,
+        cause: err
+      })
       this.fatal ??= e
       for (const d of this.inFlight) d.fail(e)
     })
@@ -171,7 +195,7 @@ class KafkaSinkPartition implements StatelessSinkPartition<KafkaSinkMessage> {
   writeBatch(items: Array<KafkaSinkMessage>): Promise<void> | void {
     if (items.length === 0) return
     if (this.fatal !== undefined) return Promise.reject(this.fatal)
-    const delivery = new Delivery(items.length)
+    const delivery = new Delivery(items.length, this.brokers)
     if (this.untagged?.settled === true) this.untagged = undefined
     const tag = this.untagged === undefined ? undefined : delivery
     if (tag === undefined) this.untagged = delivery
@@ -215,10 +239,17 @@ class KafkaSinkPartition implements StatelessSinkPartition<KafkaSinkMessage> {
           setTimeout(() => this.produceFrom(items, i, delivery, tag), QUEUE_FULL_BACKOFF_MS)
           return
         }
-        delivery.notQueued(items.length - i, e instanceof Error ? e : new Error(String(e)))
+        delivery.notQueued(items.length - i, this.notQueuedError(items[i]!, e))
         return
       }
     }
+  }
+
+  /** The error for a message the producer would not queue. */
+  private notQueuedError(item: KafkaSinkMessage, e: unknown): Error {
+    if (e instanceof KafkaConnectorError || e instanceof TypeError) return e
+    const topic = (item as { topic?: unknown } | null)?.topic ?? this.topic
+    return produceError(this.brokers, typeof topic === "string" ? topic : String(topic), -1, e)
   }
 
   private produce(item: KafkaSinkMessage, tag: Delivery | undefined): void {
@@ -233,7 +264,10 @@ class KafkaSinkPartition implements StatelessSinkPartition<KafkaSinkMessage> {
     }
     const topic = m.topic ?? this.topic
     if (topic === undefined) {
-      throw new Error(`no topic to produce to for a message with key ${String(m.key)}: give the message a topic or the sink a default topic`)
+      throw new KafkaProduceError(
+        `no topic to produce to for a message with key ${String(m.key)}: give the message a topic or the sink a default topic`,
+        { brokers: this.brokers }
+      )
     }
     const value = m.value
     const ts = m.timestamp
@@ -247,6 +281,16 @@ class KafkaSinkPartition implements StatelessSinkPartition<KafkaSinkMessage> {
       m.headers === undefined ? undefined : headerList(m.headers)
     )
   }
+}
+
+/** The error for a message Kafka did not take: the topic does not exist, or another failure. */
+const produceError = (brokers: ReadonlyArray<string>, topic: string, partition: number, err: unknown): KafkaConnectorError => {
+  const info = infoOfLibrdKafkaError(err)
+  const at = `error producing to Kafka topic '${topic}'${partition >= 0 ? ` partition ${partition}` : ""}: ${describeInfo(info)}`
+  const details = { brokers, topic, partition: partition >= 0 ? partition : undefined, info, cause: err instanceof Error ? err : undefined }
+  return isUnknownTopic(info.code)
+    ? new KafkaTopicNotFoundError(`${at}: ${topicHint(topic, brokers)}`, details)
+    : new KafkaProduceError(`${at} (writing to ${brokersText(brokers)})`, details)
 }
 
 const headerList = (headers: Readonly<Record<string, string | Buffer>>): Array<MessageHeader> => {

@@ -7,8 +7,9 @@
 import type { LibrdKafkaError, Message } from "@confluentinc/kafka-javascript"
 import { EOF, FixedPartitionedSource, type StatefulSourcePartition } from "@weir/core"
 import { clientConfig, positiveInteger, stringList } from "./internal/arguments.js"
-import { type ClientConfig, connectConsumer, type Consumer, disconnect, listPartitions } from "./internal/client.js"
-import { describeClientError, describeInfo, ERR, infoOfClientEvent, infoOfLibrdKafkaError } from "./internal/errors.js"
+import { KafkaConsumeError } from "./errors.js"
+import { baseConfig, type ClientConfig, connectConsumer, type Consumer, disconnect, listPartitions } from "./internal/client.js"
+import { brokersText, describeInfo, ERR, infoOfClientEvent, infoOfLibrdKafkaError } from "./internal/errors.js"
 import { KafkaError, type KafkaErrorInfo, KafkaSourceMessage } from "./messages.js"
 import { consumerLag } from "./metrics.js"
 
@@ -132,10 +133,13 @@ const parsePartName = (name: string): { topic: string; partition: number } => {
  *
  * With `tail: false` each partition ends when it reaches the end of its Kafka
  * partition, and the run ends when all have. A topic that does not exist fails
- * the run with `error listing partitions for Kafka topic '…'`. Consumer errors
- * fail the run naming the topic and partition, or, with `raiseOnErrors: false`,
- * flow down as {@link KafkaError} items. Changing a topic's partition count
- * needs a restart.
+ * the run with a `KafkaTopicNotFoundError` (`error listing partitions for Kafka
+ * topic '…'`), brokers that do not answer within the connection timeout
+ * (`socket.connection.setup.timeout.ms`, 5000 ms unless `addConfig` sets it,
+ * plus 1000 ms) with a `KafkaConnectionError`; both name the brokers. Consumer
+ * errors fail the run with a `KafkaConsumeError` naming the topic and
+ * partition, or, with `raiseOnErrors: false`, flow down as {@link KafkaError}
+ * items. Changing a topic's partition count needs a restart.
  *
  * Every partition reports its consumer lag to {@link consumerLag}.
  *
@@ -172,7 +176,7 @@ export class KafkaSource<R extends boolean = true> extends FixedPartitionedSourc
 
   /** Every partition of every topic, as `"<partition>-<topic>"`. */
   async listParts(): Promise<Array<string>> {
-    const listed = await listPartitions({ "bootstrap.servers": this.brokers.join(","), ...this.addConfig }, this.topics)
+    const listed = await listPartitions({ ...baseConfig(this.brokers), ...this.addConfig }, this.brokers, this.topics)
     const names: Array<string> = []
     for (const { topic, partitions } of listed) for (const p of partitions) names.push(partName(topic, p))
     return names
@@ -189,24 +193,21 @@ export class KafkaSource<R extends boolean = true> extends FixedPartitionedSourc
       throw new TypeError(`the resume state of Kafka partition '${forPart}' must be an offset; got ${String(resumeState)}`)
     }
     const start = resumeState ?? this.startingOffset
-    let consumer: Consumer
-    try {
-      consumer = await connectConsumer({
-        "bootstrap.servers": this.brokers.join(","),
+    const consumer: Consumer = await connectConsumer(
+      {
+        ...baseConfig(this.brokers),
         "group.id": IGNORED_GROUP,
         "enable.auto.commit": false,
         "enable.auto.offset.store": false,
         "enable.partition.eof": !this.tail,
         ...this.addConfig
-      })
-    } catch (e) {
-      throw new Error(`error connecting to Kafka to read topic '${topic}' partition ${partition}: ${describeClientError(e)}`, {
-        cause: e
-      })
-    }
+      },
+      { brokers: this.brokers, topic, partition },
+      `to read topic '${topic}' partition ${partition}`
+    )
     consumer.setDefaultConsumeTimeout(0)
     consumer.assign([{ topic, partition, offset: start }])
-    return new KafkaSourcePartition(stepId, topic, partition, consumer, start, this.batchSize, this.raiseOnErrors) as
+    return new KafkaSourcePartition(stepId, this.brokers, topic, partition, consumer, start, this.batchSize, this.raiseOnErrors) as
       StatefulSourcePartition<KafkaSourceItem<R>, number>
   }
 }
@@ -233,13 +234,14 @@ class KafkaSourcePartition implements StatefulSourcePartition<KafkaSourceMessage
   private inFlight: Promise<void> | undefined = undefined
   private eofAt: number | undefined = undefined
   private ended = false
-  private clientError: KafkaErrorInfo | undefined = undefined
+  private clientError: { readonly info: KafkaErrorInfo; readonly cause: unknown } | undefined = undefined
   private idleMs = 0
   private awakeAt: Date | undefined = undefined
   private readonly takeLater: Iterable<KafkaSourceMessage | KafkaError>
 
   constructor(
     private readonly stepId: string,
+    private readonly brokers: ReadonlyArray<string>,
     private readonly topic: string,
     private readonly partition: number,
     private readonly consumer: Consumer,
@@ -258,16 +260,16 @@ class KafkaSourcePartition implements StatefulSourcePartition<KafkaSourceMessage
     consumer.on("event.error", (err) => {
       // A lost connection to one broker is retried by the client; "all brokers down" and the like are reported.
       const info = infoOfClientEvent(err)
-      if (info.code !== ERR.TRANSPORT) this.clientError ??= info
+      if (info.code !== ERR.TRANSPORT) this.clientError ??= { info, cause: err }
     })
   }
 
   nextBatch(): Array<KafkaSourceMessage | KafkaError> | typeof EOF | Promise<Iterable<KafkaSourceMessage | KafkaError>> {
     if (this.ended) return EOF
     if (this.clientError !== undefined) {
-      const err = this.clientError
+      const { info, cause } = this.clientError
       this.clientError = undefined
-      return this.failure(err)
+      return this.failure(info, cause)
     }
     if (this.ready !== undefined) return this.take()
     if (this.inFlight === undefined) this.fetch()
@@ -309,7 +311,7 @@ class KafkaSourcePartition implements StatefulSourcePartition<KafkaSourceMessage
   private take(): Array<KafkaSourceMessage | KafkaError> {
     const batch = this.ready!
     this.ready = undefined
-    if (batch.err !== undefined && batch.messages.length === 0) return this.failure(infoOfLibrdKafkaError(batch.err))
+    if (batch.err !== undefined && batch.messages.length === 0) return this.failure(infoOfLibrdKafkaError(batch.err), batch.err)
     const raw = batch.messages
     let n = raw.length
     if (batch.eofAt !== undefined) {
@@ -344,11 +346,20 @@ class KafkaSourcePartition implements StatefulSourcePartition<KafkaSourceMessage
   }
 
   /** A consumer error: fail the run, or hand it down as an item. */
-  private failure(err: KafkaErrorInfo): Array<KafkaError> {
+  private failure(err: KafkaErrorInfo, cause: unknown): Array<KafkaError> {
     if (this.raiseOnErrors) {
-      throw new Error(`error consuming from Kafka topic '${this.topic}' partition ${this.partition}: ${describeInfo(err)}`, {
-        cause: err
-      })
+      throw new KafkaConsumeError(
+        `error consuming from Kafka topic '${this.topic}' partition ${this.partition}: ${describeInfo(err)} (reading from ${
+          brokersText(this.brokers)
+        })`,
+        {
+          brokers: this.brokers,
+          topic: this.topic,
+          partition: this.partition,
+          info: err,
+          cause: cause instanceof Error ? cause : undefined
+        }
+      )
     }
     this.awakeAt = undefined
     const stand = new KafkaSourceMessage({

@@ -15,6 +15,16 @@ export {
 } from "./KafkaSource.js"
 export { KafkaSink, type KafkaSinkOptions } from "./KafkaSink.js"
 export {
+  KafkaConfigError,
+  KafkaConnectionError,
+  KafkaConnectorError,
+  type KafkaConnectorErrorDetails,
+  KafkaConsumeError,
+  KafkaMetadataError,
+  KafkaProduceError,
+  KafkaTopicNotFoundError
+} from "./errors.js"
+export {
   isKafkaError,
   isKafkaSourceMessage,
   KafkaError,

@@ -1,43 +1,105 @@
 /**
  * The librdkafka client, wrapped in Promises: connecting, disconnecting and
  * listing partitions. Everything that calls into the native client besides the
- * per-batch hot paths lives here.
+ * per-batch hot paths lives here. Failures are the package's tagged errors,
+ * naming the brokers and the topic.
  */
 import { RdKafka } from "@confluentinc/kafka-javascript"
-import type { ConsumerGlobalConfig, IAdminClient, ProducerGlobalConfig } from "@confluentinc/kafka-javascript"
-import { describeClientError } from "./errors.js"
+import type { ConsumerGlobalConfig, IAdminClient, LibrdKafkaError, ProducerGlobalConfig } from "@confluentinc/kafka-javascript"
+import { KafkaConnectionError, KafkaMetadataError } from "../errors.js"
+import type { KafkaErrorInfo } from "../messages.js"
+import {
+  brokersText,
+  causeOf,
+  configError,
+  describeInfo,
+  infoOfClientEvent,
+  infoOfLibrdKafkaError,
+  isUnanswered,
+  requestError,
+  unanswered,
+  type Where
+} from "./errors.js"
 
 /** A configuration map as users give it (`addConfig`). */
 export type ClientConfig = Readonly<Record<string, string | number | boolean>>
 
-/** How long connecting, listing partitions and closing may take. */
-export const CLIENT_TIMEOUT_MS = 10_000
+/**
+ * librdkafka's `socket.connection.setup.timeout.ms` as Weir sets it: how long
+ * one attempt to connect to a broker (TCP, TLS, SASL) may take. librdkafka's
+ * own default is 30 s; `addConfig` may set another.
+ */
+export const CONNECTION_SETUP_TIMEOUT_MS = 5_000
+/** How much longer than the connection setup the first request (metadata, partitions) may take. */
+export const FIRST_REQUEST_MS = 1_000
+/** How long closing may take. */
+export const CLOSE_TIMEOUT_MS = 10_000
+
+/** The settings every client gets before `addConfig`: the brokers and the connection timeout. */
+export const baseConfig = (brokers: ReadonlyArray<string>): ClientConfig => ({
+  "bootstrap.servers": brokers.join(","),
+  "socket.connection.setup.timeout.ms": CONNECTION_SETUP_TIMEOUT_MS
+})
+
+/** The connection setup timeout in force under `config`, and how long to wait for the brokers' first answer. */
+export const connectTimeouts = (config: ClientConfig): { readonly setupTimeoutMs: number; readonly waitMs: number } => {
+  const given = Number(config["socket.connection.setup.timeout.ms"] ?? CONNECTION_SETUP_TIMEOUT_MS)
+  const setupTimeoutMs = Number.isFinite(given) && given > 0 ? given : CONNECTION_SETUP_TIMEOUT_MS
+  return { setupTimeoutMs, waitMs: setupTimeoutMs + FIRST_REQUEST_MS }
+}
 
 export type Consumer = InstanceType<typeof RdKafka.KafkaConsumer>
 export type Producer = InstanceType<typeof RdKafka.Producer>
 
-/** A connected consumer. */
-export const connectConsumer = (config: ClientConfig): Promise<Consumer> => {
-  // No topic configuration object: an empty one would replace the topic-level settings given in `config` (auto.offset.reset, acks, …).
-  const consumer = new RdKafka.KafkaConsumer(config as ConsumerGlobalConfig)
+/** Connect a client, failing with a {@link KafkaConnectionError} that names the brokers and what it was for. */
+const connect = <C extends Consumer | Producer>(client: C, config: ClientConfig, where: Where, what: string): Promise<C> => {
+  const { setupTimeoutMs, waitMs } = connectTimeouts(config)
   return new Promise((resolve, reject) => {
-    consumer.connect({ timeout: CLIENT_TIMEOUT_MS }, (err) => (err ? reject(err) : resolve(consumer)))
+    client.connect({ timeout: waitMs }, (err) => {
+      if (!err) return resolve(client)
+      const info = infoOfLibrdKafkaError(err)
+      const why = isUnanswered(info.code)
+        ? unanswered(undefined, info, { waitMs, setupTimeoutMs, requestMs: FIRST_REQUEST_MS })
+        : describeInfo(info)
+      reject(
+        new KafkaConnectionError(`error connecting to Kafka ${brokersText(where.brokers)} ${what}: ${why}`, {
+          ...where,
+          info,
+          cause: causeOf(err)
+        })
+      )
+    })
   })
 }
 
-/** A connected producer. */
-export const connectProducer = (config: ClientConfig): Promise<Producer> => {
-  const producer = new RdKafka.Producer(config as ProducerGlobalConfig)
-  return new Promise((resolve, reject) => {
-    producer.connect({ timeout: CLIENT_TIMEOUT_MS }, (err) => (err ? reject(err) : resolve(producer)))
-  })
+/** A connected consumer; `what` says what it is for ("to read topic 'orders' partition 0"). */
+export const connectConsumer = (config: ClientConfig, where: Where, what: string): Promise<Consumer> => {
+  let consumer: Consumer
+  try {
+    // No topic configuration object: an empty one would replace the topic-level settings given in `config` (auto.offset.reset, acks, …).
+    consumer = new RdKafka.KafkaConsumer(config as ConsumerGlobalConfig)
+  } catch (e) {
+    return Promise.reject(configError("consumer", where, e))
+  }
+  return connect(consumer, config, where, what)
+}
+
+/** A connected producer; `what` says what it is for ("to write topic 'orders'"). */
+export const connectProducer = (config: ClientConfig, where: Where, what: string): Promise<Producer> => {
+  let producer: Producer
+  try {
+    producer = new RdKafka.Producer(config as ProducerGlobalConfig)
+  } catch (e) {
+    return Promise.reject(configError("producer", where, e))
+  }
+  return connect(producer, config, where, what)
 }
 
 /** Disconnect a client; never rejects (closing is best effort). */
 export const disconnect = (client: Consumer | Producer): Promise<void> =>
   new Promise((resolve) => {
     if (!client.isConnected()) return resolve()
-    const timer = setTimeout(resolve, CLIENT_TIMEOUT_MS)
+    const timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)
     client.disconnect(() => {
       clearTimeout(timer)
       resolve()
@@ -50,36 +112,49 @@ export const flush = (producer: Producer, timeoutMs: number): Promise<void> =>
     producer.flush(timeoutMs, (err) => (err ? reject(err) : resolve()))
   })
 
+type Described = ReadonlyArray<{ name: string; error?: unknown; partitions: ReadonlyArray<{ partition: number }> }>
+
 /**
  * The partition numbers of each topic, in the topics' order. A topic that
- * can't be described (it does not exist, the broker is unreachable) fails with
- * `error listing partitions for Kafka topic '…': …`.
+ * does not exist fails with a `KafkaTopicNotFoundError`, brokers that do not
+ * answer within the connection timeout with a `KafkaConnectionError`; both
+ * messages start `error listing partitions for Kafka topic '…'` and name the
+ * brokers.
  */
 export const listPartitions = async (
   config: ClientConfig,
+  brokers: ReadonlyArray<string>,
   topics: ReadonlyArray<string>
 ): Promise<Array<{ readonly topic: string; readonly partitions: ReadonlyArray<number> }>> => {
   const named = topics.map((t) => `'${t}'`).join(", ")
+  const what = (topic: string | undefined) => `error listing partitions for Kafka topic ${topic === undefined ? named : `'${topic}'`}`
+  const all: Where = { brokers, topic: topics.length === 1 ? topics[0] : undefined }
+  const timeouts = connectTimeouts(config)
+  // The admin client reports connection trouble as it happens; the last report explains a timeout.
+  let lastEvent: KafkaErrorInfo | undefined
   let admin: IAdminClient
   try {
-    admin = RdKafka.AdminClient.create(config as ConsumerGlobalConfig)
-  } catch (e) {
-    throw new Error(`error listing partitions for Kafka topic ${named}: ${describeClientError(e)}`, { cause: e })
-  }
-  try {
-    const described = await new Promise<ReadonlyArray<{ name: string; error?: unknown; partitions: ReadonlyArray<{ partition: number }> }>>(
-      (resolve, reject) => {
-        admin.describeTopics([...topics], { timeout: CLIENT_TIMEOUT_MS }, (err, result) => (err ? reject(err) : resolve(result)))
+    admin = RdKafka.AdminClient.create(config as ConsumerGlobalConfig, {
+      "event.error": (e: LibrdKafkaError) => {
+        lastEvent = infoOfClientEvent(e)
       }
-    ).catch((e: unknown) => {
-      throw new Error(`error listing partitions for Kafka topic ${named}: ${describeClientError(e)}`, { cause: e })
+    })
+  } catch (e) {
+    throw configError("admin client", all, e)
+  }
+  const timing = () => ({ ...timeouts, requestMs: FIRST_REQUEST_MS, lastEvent })
+  try {
+    const described = await new Promise<Described>((resolve, reject) => {
+      admin.describeTopics([...topics], { timeout: timeouts.waitMs }, (err, result) => (err ? reject(err) : resolve(result)))
+    }).catch((e: unknown) => {
+      throw requestError(what(all.topic), all, e, timing())
     })
     return topics.map((topic) => {
       const d = described.find((t) => t.name === topic)
-      if (d === undefined) throw new Error(`error listing partitions for Kafka topic '${topic}': not in the broker's answer`)
-      if (d.error !== undefined) {
-        throw new Error(`error listing partitions for Kafka topic '${topic}': ${describeClientError(d.error)}`, { cause: d.error })
+      if (d === undefined) {
+        throw new KafkaMetadataError(`${what(topic)}: the answer of ${brokersText(brokers)} does not mention it`, { brokers, topic })
       }
+      if (d.error !== undefined) throw requestError(what(topic), { brokers, topic }, d.error, timing())
       return { topic, partitions: d.partitions.map((p) => p.partition).sort((a, b) => a - b) }
     })
   } finally {

@@ -4,6 +4,13 @@
 import { RdKafka } from "@confluentinc/kafka-javascript"
 import { createRequire } from "node:module"
 import type { LibrdKafkaError } from "@confluentinc/kafka-javascript"
+import {
+  KafkaConfigError,
+  KafkaConnectionError,
+  type KafkaConnectorError,
+  KafkaMetadataError,
+  KafkaTopicNotFoundError
+} from "../errors.js"
 import type { KafkaErrorInfo } from "../messages.js"
 
 /** librdkafka's error codes by name (`ERR__PARTITION_EOF` → -191, …). */
@@ -24,8 +31,12 @@ export const ERR = {
   FATAL: -150,
   KEY_DESERIALIZATION: -160,
   VALUE_DESERIALIZATION: -159,
+  UNKNOWN_TOPIC: -188,
   UNKNOWN_TOPIC_OR_PART: 3
 } as const
+
+/** `true` for librdkafka's "this topic does not exist" codes. */
+export const isUnknownTopic = (code: number): boolean => code === ERR.UNKNOWN_TOPIC || code === ERR.UNKNOWN_TOPIC_OR_PART
 
 /** The error info of an error the client reported. */
 export const infoOfLibrdKafkaError = (e: LibrdKafkaError | Error | unknown): KafkaErrorInfo => {
@@ -34,7 +45,7 @@ export const infoOfLibrdKafkaError = (e: LibrdKafkaError | Error | unknown): Kaf
   return {
     code,
     name: errorName(code),
-    message: typeof r.message === "string" ? r.message : String(e),
+    message: typeof r.message === "string" ? canonicalText(code, r.message) : e instanceof Error ? String(e) : "unknown error",
     fatal: r.isFatal === true,
     retriable: r.isRetriable === true
   }
@@ -82,7 +93,90 @@ export const infoOfClientEvent = (e: LibrdKafkaError): KafkaErrorInfo => {
   }
 }
 
-/** A one-line description of an error the client reported. */
+/**
+ * The client reports some errors with librdkafka's text lower-cased and its
+ * prefix cut ("broker transport failure"): give those their full text back
+ * ("Local: Broker transport failure").
+ */
+const canonicalText = (code: number, message: string): string => {
+  if (texts === undefined) loadTexts()
+  const text = texts!.get(code)
+  if (text === undefined) return message
+  const parts = text.split(": ")
+  const eventText = (parts.length > 1 ? parts[1]! : text).toLowerCase()
+  return message === eventText ? text : message
+}
+
+/** A one-line description of an error the client reported: its text and code name. */
 export const describeClientError = (e: unknown): string => describeInfo(infoOfLibrdKafkaError(e))
 
 export const describeInfo = (info: KafkaErrorInfo): string => `${info.message} (${info.name})`
+
+/** The cause to keep for an error the client reported: itself when it is an `Error`, else an `Error` with its description (it may be a plain `{ message, code }`). */
+export const causeOf = (e: unknown): Error => e instanceof Error ? e : new Error(describeClientError(e))
+
+/** Where an error happened: the brokers, and the topic and partition when known. */
+export interface Where {
+  readonly brokers: ReadonlyArray<string>
+  readonly topic?: string | undefined
+  readonly partition?: number | undefined
+}
+
+/** `brokers 127.0.0.1:9092, 127.0.0.1:9093` */
+export const brokersText = (brokers: ReadonlyArray<string>): string =>
+  `${brokers.length === 1 ? "broker" : "brokers"} ${brokers.join(", ")}`
+
+/** An error's text and code name for use inside parentheses: `"Local: Timed out", ERR__TIMED_OUT`. */
+export const quoteInfo = (info: KafkaErrorInfo): string => `"${info.message}", ${info.name}`
+
+/** Brokers that did not answer within `waitMs`, why, and what to check. */
+export const unanswered = (
+  brokers: ReadonlyArray<string> | undefined,
+  info: KafkaErrorInfo,
+  timing: { readonly waitMs: number; readonly setupTimeoutMs: number; readonly requestMs: number; readonly lastEvent?: KafkaErrorInfo | undefined }
+): string => {
+  const last = timing.lastEvent === undefined || timing.lastEvent.code === info.code
+    ? ""
+    : `; librdkafka last reported ${quoteInfo(timing.lastEvent)}`
+  return `no answer${brokers === undefined ? "" : ` from ${brokersText(brokers)}`} within ${timing.waitMs} ms (${
+    quoteInfo(info)
+  }${last}). Check that the broker addresses are right and that a Kafka broker is up at them; ` +
+    `the connection timeout is socket.connection.setup.timeout.ms = ${timing.setupTimeoutMs} ms, plus ${timing.requestMs} ms ` +
+    `for the first request (raise it in addConfig to wait longer)`
+}
+
+/** `true` for the codes of brokers that did not answer. */
+export const isUnanswered = (code: number): boolean =>
+  code === ERR.TIMED_OUT || code === ERR.TRANSPORT || code === ERR.ALL_BROKERS_DOWN
+
+/** The advice for a topic that does not exist. */
+export const topicHint = (topic: string, brokers: ReadonlyArray<string>): string =>
+  `the topic does not exist on ${brokersText(brokers)}: create topic '${topic}', or check the topic name`
+
+/** The error for a client librdkafka would not create (a bad `addConfig`). */
+export const configError = (client: string, where: Where, e: unknown): KafkaConfigError =>
+  new KafkaConfigError(
+    `librdkafka refused the configuration of the Kafka ${client} for ${brokersText(where.brokers)}: ${
+      e instanceof Error ? e.message : describeClientError(e)
+    }; check addConfig`,
+    { ...where, cause: causeOf(e) }
+  )
+
+/**
+ * The error for a request about `what` that failed: the topic does not exist,
+ * the brokers did not answer (`timedOut`), or something else.
+ */
+export const requestError = (
+  what: string,
+  where: Where,
+  e: unknown,
+  timing: { readonly waitMs: number; readonly setupTimeoutMs: number; readonly requestMs: number; readonly lastEvent?: KafkaErrorInfo | undefined }
+): KafkaConnectorError => {
+  const info = infoOfLibrdKafkaError(e)
+  const details = { ...where, info, cause: causeOf(e) }
+  if (where.topic !== undefined && isUnknownTopic(info.code)) {
+    return new KafkaTopicNotFoundError(`${what}: ${describeInfo(info)}: ${topicHint(where.topic, where.brokers)}`, details)
+  }
+  if (isUnanswered(info.code)) return new KafkaConnectionError(`${what}: ${unanswered(where.brokers, info, timing)}`, details)
+  return new KafkaMetadataError(`${what}: ${describeInfo(info)} (from ${brokersText(where.brokers)})`, details)
+}
