@@ -53,12 +53,17 @@ export interface Clock<V, S = unknown> {
  *
  * @example
  * ```ts
- * const out = win.countWindow("count", events, new SystemClock(), new TumblingWindower("1 minute", new Date(0)), (e) => e.user)
+ * interface Visit { readonly user: string }
+ * declare const visits: Stream<Visit>
+ *
+ * const out = win.countWindow("count", visits, new SystemClock(), new TumblingWindower("1 minute", new Date(0)), (v) => v.user)
  * ```
  * @since 0.1.0
  */
-export class SystemClock implements Clock<unknown, undefined> {
-  build(): ClockLogic<unknown, undefined> {
+export class SystemClock<V = unknown> implements Clock<V, undefined> {
+  /** @internal phantom: `V` is taken from where the clock is used, so callbacks beside it see the items' type */
+  declare readonly _V?: (v: V) => void
+  build(): ClockLogic<V, undefined> {
     return new SystemClockLogic()
   }
 }
@@ -106,6 +111,9 @@ export interface EventClockState {
  *
  * @example
  * ```ts
+ * interface Reading { readonly at: Date; readonly value: number }
+ * declare const readings: KeyedStream<Reading>   // keyed by sensor
+ *
  * const clock = new EventClock((e: Reading) => e.at, "5 seconds")
  * const out = win.foldWindow("sum", readings, clock, new TumblingWindower("1 minute", new Date(0)), () => 0, (s, e) => s + e.value, (a, b) => a + b)
  * ```

@@ -59,7 +59,7 @@ class FoldLogic<V, S> extends WindowLogic<V, S, S> {
 export const foldWindow: {
   <V, S>(
     stepId: string,
-    clock: Clock<V, unknown>,
+    clock: Clock<NoInfer<V>, unknown>,
     windower: Windower<unknown>,
     builder: () => S,
     folder: (acc: S, value: V) => S,
@@ -121,7 +121,7 @@ const NONE: unique symbol = Symbol("none")
 export const reduceWindow: {
   <V>(
     stepId: string,
-    clock: Clock<V, unknown>,
+    clock: Clock<NoInfer<V>, unknown>,
     windower: Windower<unknown>,
     reducer: (acc: V, value: V) => V,
     options?: WindowOptions
@@ -175,7 +175,7 @@ export const reduceWindow: {
 export const collectWindow: {
   <V>(
     stepId: string,
-    clock: Clock<V, unknown>,
+    clock: Clock<NoInfer<V>, unknown>,
     windower: Windower<unknown>,
     options?: WindowOptions
   ): (up: KeyedStream<V>) => WindowOut<V, Array<V>>
@@ -222,7 +222,7 @@ export const collectWindow: {
 export const countWindow: {
   <X>(
     stepId: string,
-    clock: Clock<X, unknown>,
+    clock: Clock<NoInfer<X>, unknown>,
     windower: Windower<unknown>,
     key: (item: X) => string
   ): (up: Stream<X>) => WindowOut<X, number>
@@ -265,7 +265,7 @@ const byExtreme = <V>(pickLeft: (a: unknown, b: unknown) => boolean, by: (v: V) 
 export const maxWindow: {
   <V>(
     stepId: string,
-    clock: Clock<V, unknown>,
+    clock: Clock<NoInfer<V>, unknown>,
     windower: Windower<unknown>,
     by?: (value: V) => unknown
   ): (up: KeyedStream<V>) => WindowOut<V, V>
@@ -300,7 +300,7 @@ export const maxWindow: {
 export const minWindow: {
   <V>(
     stepId: string,
-    clock: Clock<V, unknown>,
+    clock: Clock<NoInfer<V>, unknown>,
     windower: Windower<unknown>,
     by?: (value: V) => unknown
   ): (up: KeyedStream<V>) => WindowOut<V, V>

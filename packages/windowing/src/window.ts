@@ -365,7 +365,7 @@ const pick = (tag: 0 | 1 | 2) => (batch: Array<readonly [string, Tagged]>) => {
 export const window: {
   <V, W, S>(
     stepId: string,
-    clock: Clock<V, unknown>,
+    clock: Clock<NoInfer<V>, unknown>,
     windower: Windower<unknown>,
     builder: (resumeState: S | undefined) => WindowLogic<V, W, S>,
     options?: WindowOptions
