@@ -35,6 +35,7 @@ export {
 } from "./messages.js"
 export { type ConsumerLagSample, ConsumerLagGauge, consumerLag } from "./metrics.js"
 export * as kop from "./operators.js"
+export type { KafkaThen } from "./then.js"
 export type {
   Deserializer,
   KafkaInputOptions,

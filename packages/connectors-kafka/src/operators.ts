@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { type Dataflow, defineOperator, op, type Stream } from "@weir/core"
+import { type Dataflow, dataLast, defineOperator, op, type Stream, type Tagged } from "@weir/core"
 import { ERR } from "./internal/errors.js"
 import { KafkaSink } from "./KafkaSink.js"
 import { KafkaSource, type StartingOffset } from "./KafkaSource.js"
@@ -152,18 +152,24 @@ export const input: (stepId: string, flow: Dataflow, options: KafkaInputOptions)
  * ```
  * @since 0.1.0
  */
-export const output: <K extends string | Buffer | null, V extends string | Buffer | null>(
-  stepId: string,
-  up: Stream<ToSink<K, V>>,
-  options: KafkaOutputOptions
-) => void = defineOperator(
+export const output: {
+  <K extends string | Buffer | null, V extends string | Buffer | null>(
+    stepId: string,
+    options: KafkaOutputOptions
+  ): (up: Stream<ToSink<K, V>>) => void
+  <K extends string | Buffer | null, V extends string | Buffer | null>(
+    stepId: string,
+    up: Stream<ToSink<K, V>>,
+    options: KafkaOutputOptions
+  ): void
+} & Tagged<"kafka_output"> = dataLast(2, defineOperator(
   "kafka_output",
   up0,
   <K extends string | Buffer | null, V extends string | Buffer | null>(up: Stream<ToSink<K, V>>, options: KafkaOutputOptions) => {
     const sinkMessages = op.map("to_sink", up, toSink<K, V>)
     op.output("kafka_output", sinkMessages, new KafkaSink(options.brokers, options.topic, { addConfig: options.addConfig ?? {} }))
   }
-)
+))
 
 /**
  * Deserialize every message's key; messages whose key fails go to `errs` as a
@@ -175,11 +181,17 @@ export const output: <K extends string | Buffer | null, V extends string | Buffe
  * ```
  * @since 0.1.0
  */
-export const deserializeKey: <K, V, K2>(
-  stepId: string,
-  up: Stream<KafkaSourceMessage<K, V>>,
-  deserializer: Deserializer<K, K2>
-) => KafkaOpOut<KafkaSourceMessage<K2, V>, KafkaError<K, V>> = defineOperator(
+export const deserializeKey: {
+  <K, V, K2>(
+    stepId: string,
+    deserializer: Deserializer<K, K2>
+  ): (up: Stream<KafkaSourceMessage<K, V>>) => KafkaOpOut<KafkaSourceMessage<K2, V>, KafkaError<K, V>>
+  <K, V, K2>(
+    stepId: string,
+    up: Stream<KafkaSourceMessage<K, V>>,
+    deserializer: Deserializer<K, K2>
+  ): KafkaOpOut<KafkaSourceMessage<K2, V>, KafkaError<K, V>>
+} & Tagged<"deserialize_key"> = dataLast(2, defineOperator(
   "deserialize_key",
   up0,
   <K, V, K2>(up: Stream<KafkaSourceMessage<K, V>>, deserializer: Deserializer<K, K2>) => {
@@ -193,7 +205,7 @@ export const deserializeKey: <K, V, K2>(
     })
     return split(tried)
   }
-)
+))
 
 /**
  * Deserialize every message's value; failures go to `errs`
@@ -205,11 +217,17 @@ export const deserializeKey: <K, V, K2>(
  * ```
  * @since 0.1.0
  */
-export const deserializeValue: <K, V, V2>(
-  stepId: string,
-  up: Stream<KafkaSourceMessage<K, V>>,
-  deserializer: Deserializer<V, V2>
-) => KafkaOpOut<KafkaSourceMessage<K, V2>, KafkaError<K, V>> = defineOperator(
+export const deserializeValue: {
+  <K, V, V2>(
+    stepId: string,
+    deserializer: Deserializer<V, V2>
+  ): (up: Stream<KafkaSourceMessage<K, V>>) => KafkaOpOut<KafkaSourceMessage<K, V2>, KafkaError<K, V>>
+  <K, V, V2>(
+    stepId: string,
+    up: Stream<KafkaSourceMessage<K, V>>,
+    deserializer: Deserializer<V, V2>
+  ): KafkaOpOut<KafkaSourceMessage<K, V2>, KafkaError<K, V>>
+} & Tagged<"deserialize_value"> = dataLast(2, defineOperator(
   "deserialize_value",
   up0,
   <K, V, V2>(up: Stream<KafkaSourceMessage<K, V>>, deserializer: Deserializer<V, V2>) => {
@@ -223,7 +241,7 @@ export const deserializeValue: <K, V, V2>(
     })
     return split(tried)
   }
-)
+))
 
 /**
  * Deserialize keys and values; the key is tried first, and a failure of
@@ -238,11 +256,17 @@ export const deserializeValue: <K, V, V2>(
  * ```
  * @since 0.1.0
  */
-export const deserialize: <K, V, K2, V2>(
-  stepId: string,
-  up: Stream<KafkaSourceMessage<K, V>>,
-  deserializers: { readonly keyDeserializer: Deserializer<K, K2>; readonly valDeserializer: Deserializer<V, V2> }
-) => KafkaOpOut<KafkaSourceMessage<K2, V2>, KafkaError<K, V>> = defineOperator(
+export const deserialize: {
+  <K, V, K2, V2>(
+    stepId: string,
+    deserializers: { readonly keyDeserializer: Deserializer<K, K2>; readonly valDeserializer: Deserializer<V, V2> }
+  ): (up: Stream<KafkaSourceMessage<K, V>>) => KafkaOpOut<KafkaSourceMessage<K2, V2>, KafkaError<K, V>>
+  <K, V, K2, V2>(
+    stepId: string,
+    up: Stream<KafkaSourceMessage<K, V>>,
+    deserializers: { readonly keyDeserializer: Deserializer<K, K2>; readonly valDeserializer: Deserializer<V, V2> }
+  ): KafkaOpOut<KafkaSourceMessage<K2, V2>, KafkaError<K, V>>
+} & Tagged<"deserialize"> = dataLast(2, defineOperator(
   "deserialize",
   up0,
   <K, V, K2, V2>(
@@ -267,7 +291,7 @@ export const deserialize: <K, V, K2, V2>(
     })
     return split(tried)
   }
-)
+))
 
 /**
  * Serialize every message's key (messages read from Kafka are converted with
@@ -280,11 +304,10 @@ export const deserialize: <K, V, K2, V2>(
  * ```
  * @since 0.1.0
  */
-export const serializeKey: <K, V>(
-  stepId: string,
-  up: Stream<ToSink<K, V>>,
-  serializer: Serializer<K>
-) => Stream<KafkaSinkMessage<Buffer | string | null, V>> = defineOperator(
+export const serializeKey: {
+  <K, V>(stepId: string, serializer: Serializer<K>): (up: Stream<ToSink<K, V>>) => Stream<KafkaSinkMessage<Buffer | string | null, V>>
+  <K, V>(stepId: string, up: Stream<ToSink<K, V>>, serializer: Serializer<K>): Stream<KafkaSinkMessage<Buffer | string | null, V>>
+} & Tagged<"serialize_key"> = dataLast(2, defineOperator(
   "serialize_key",
   up0,
   <K, V>(up: Stream<ToSink<K, V>>, serializer: Serializer<K>) => {
@@ -294,7 +317,7 @@ export const serializeKey: <K, V>(
       return { ...m, key: checked("key", serializer(m.key as K, { topic: m.topic, field: "key" })) }
     })
   }
-)
+))
 
 /**
  * Serialize every message's value. A serializer that throws, or returns
@@ -306,11 +329,10 @@ export const serializeKey: <K, V>(
  * ```
  * @since 0.1.0
  */
-export const serializeValue: <K, V>(
-  stepId: string,
-  up: Stream<ToSink<K, V>>,
-  serializer: Serializer<V>
-) => Stream<KafkaSinkMessage<K, Buffer | string | null>> = defineOperator(
+export const serializeValue: {
+  <K, V>(stepId: string, serializer: Serializer<V>): (up: Stream<ToSink<K, V>>) => Stream<KafkaSinkMessage<K, Buffer | string | null>>
+  <K, V>(stepId: string, up: Stream<ToSink<K, V>>, serializer: Serializer<V>): Stream<KafkaSinkMessage<K, Buffer | string | null>>
+} & Tagged<"serialize_value"> = dataLast(2, defineOperator(
   "serialize_value",
   up0,
   <K, V>(up: Stream<ToSink<K, V>>, serializer: Serializer<V>) => {
@@ -320,7 +342,7 @@ export const serializeValue: <K, V>(
       return { ...m, value: checked("value", serializer(m.value, { topic: m.topic, field: "value" })) }
     })
   }
-)
+))
 
 /**
  * Serialize keys and values.
@@ -332,11 +354,17 @@ export const serializeValue: <K, V>(
  * ```
  * @since 0.1.0
  */
-export const serialize: <K, V>(
-  stepId: string,
-  up: Stream<ToSink<K, V>>,
-  serializers: { readonly keySerializer: Serializer<K>; readonly valSerializer: Serializer<V> }
-) => Stream<KafkaSinkMessage<Buffer | string | null, Buffer | string | null>> = defineOperator(
+export const serialize: {
+  <K, V>(
+    stepId: string,
+    serializers: { readonly keySerializer: Serializer<K>; readonly valSerializer: Serializer<V> }
+  ): (up: Stream<ToSink<K, V>>) => Stream<KafkaSinkMessage<Buffer | string | null, Buffer | string | null>>
+  <K, V>(
+    stepId: string,
+    up: Stream<ToSink<K, V>>,
+    serializers: { readonly keySerializer: Serializer<K>; readonly valSerializer: Serializer<V> }
+  ): Stream<KafkaSinkMessage<Buffer | string | null, Buffer | string | null>>
+} & Tagged<"serialize"> = dataLast(2, defineOperator(
   "serialize",
   up0,
   <K, V>(
@@ -355,7 +383,7 @@ export const serialize: <K, V>(
       }
     })
   }
-)
+))
 
 const split = <X, K, V>(tried: Stream<X | KafkaError<K, V>>): KafkaOpOut<X, KafkaError<K, V>> => {
   const { trues: errs, falses: oks } = op.branch(
