@@ -33,6 +33,8 @@ export type EOF = typeof EOF
  * @since 0.1.0
  */
 export class AbortExecution extends Error {
+  /** A tag, like every error class of Weir's (`Effect.catchTag("AbortExecution", …)`). */
+  readonly _tag = "AbortExecution" as const
   constructor(message = "execution aborted") {
     super(message)
     this.name = "AbortExecution"
@@ -130,6 +132,8 @@ export const isSource = (u: unknown): u is Source<unknown> =>
  * instead of the regular interval.
  */
 export class Retry extends Error {
+  /** A tag, like every error class of Weir's. */
+  readonly _tag = "Retry" as const
   readonly timeout: Duration.Duration
   constructor(timeout: Duration.Input) {
     super("retry")
