@@ -5,7 +5,6 @@
  *
  * @since 0.1.0
  */
-import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -37,8 +36,6 @@ export interface BlockResult {
   readonly block: DocBlock
   /** `module`: the block has imports and is checked as it stands; `fragment`: it got the prelude; `nocheck`: opted out. */
   readonly mode: "module" | "fragment" | "nocheck"
-  /** A short hash of the block's code, stable while the code is unchanged (the known-failure key). */
-  readonly hash: string
   readonly diagnostics: ReadonlyArray<BlockDiagnostic>
   /** The virtual file the block was checked as (prelude included): for debugging. */
   readonly source: string
@@ -56,18 +53,6 @@ export interface CheckReport {
 }
 
 /**
- * The short hash that names a block's code in the known-failures list.
- *
- * @example
- * ```ts
- * blockHash(["const a = 1"]) // "2b8a09c1" (say)
- * ```
- * @since 0.1.0
- */
-export const blockHash = (lines: ReadonlyArray<string>): string =>
-  createHash("sha1").update(lines.join("\n").trim()).digest("hex").slice(0, 8)
-
-/**
  * `file:line` of a block, as failures are reported.
  *
  * @since 0.1.0
@@ -82,7 +67,7 @@ export const where = (block: Pick<DocBlock, "file" | "line">): string => `${bloc
  */
 export const formatFailure = (result: BlockResult): string =>
   [
-    `${where(result.block)} (${result.block.kind} ${result.mode}, hash ${result.hash}):`,
+    `${where(result.block)} (${result.block.kind} ${result.mode}):`,
     ...result.diagnostics.map((d) =>
       d.line === 0
         ? `  (prelude) TS${d.code}: ${d.message}`
@@ -278,14 +263,12 @@ export const checkBlocks = (root: string, blocks: ReadonlyArray<DocBlock>, virtu
     setupErrors.push(ts.flattenDiagnosticMessageText(d.messageText, "\n"))
   }
   const results = entries.map((entry): BlockResult => {
-    const hash = blockHash(entry.block.lines)
-    if (entry.mode === "nocheck") return { block: entry.block, mode: entry.mode, hash, diagnostics: [], source: entry.source }
+    if (entry.mode === "nocheck") return { block: entry.block, mode: entry.mode, diagnostics: [], source: entry.source }
     const sf = program.getSourceFile(entry.path)
     if (sf === undefined) {
       return {
         block: entry.block,
         mode: entry.mode,
-        hash,
         diagnostics: [{ line: entry.block.line, column: 1, code: 0, message: "the block's virtual file is not in the program" }],
         source: entry.source
       }
@@ -300,7 +283,7 @@ export const checkBlocks = (root: string, blocks: ReadonlyArray<DocBlock>, virtu
         message: ts.flattenDiagnosticMessageText(d.messageText, "\n")
       }
     })
-    return { block: entry.block, mode: entry.mode, hash, diagnostics, source: entry.source }
+    return { block: entry.block, mode: entry.mode, diagnostics, source: entry.source }
   })
   return { results, setupErrors }
 }

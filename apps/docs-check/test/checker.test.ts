@@ -4,7 +4,7 @@
  */
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { checkBlocks, repositoryRoot } from "../src/check.js"
+import { checkBlocks, formatFailure, repositoryRoot } from "../src/check.js"
 import { type DocBlock, markdownBlocks, tsdocBlocks } from "../src/extract.js"
 
 describe("extraction", () => {
@@ -70,7 +70,7 @@ describe("checking", () => {
     meta,
     workspace: "packages/core"
   })
-  const blocks = [
+  const blocks: Array<DocBlock> = [
     // 0: a fragment using the prelude and auto-imports, with an error on its second line
     block(10, ["const doubled = op.map(\"double\", nums, (x: number) => x * 2)", "const s: Stream<string> = doubled"]),
     // 1: a module: no prelude, so `flow` is unknown
@@ -85,7 +85,18 @@ describe("checking", () => {
     // 3: a fragment declaring a prelude name and an auto-imported name itself
     block(40, ['const flow = new Dataflow("mine")', "const op = 1", "await runMain(flow)", "export const n: number = op"]),
     // 4: opted out, though wrong
-    block(50, ["const wrong: string = 1"], "nocheck")
+    block(50, ["const wrong: string = 1"], "nocheck"),
+    // 5: a TSDoc fragment sees its own source file's exports (`repr` is not exported by `@weir/core`)
+    {
+      file: "packages/core/src/operators/kernel.ts",
+      line: 60,
+      kind: "tsdoc",
+      lines: ["const shown: string = repr([1, 2])"],
+      meta: "",
+      workspace: "packages/core"
+    },
+    // 6: the same line in a README: `repr` is unknown there
+    block(70, ["const shown: string = repr([1, 2])"])
   ]
   const report = checkBlocks(repositoryRoot, blocks, join(repositoryRoot, "apps", "docs-check", "blocks"))
 
@@ -113,6 +124,20 @@ describe("checking", () => {
   it("leaves out of a fragment's prelude the names it declares", () => {
     expect(report.results[3].mode).toBe("fragment")
     expect(report.results[3].diagnostics).toEqual([])
+  })
+
+  it("reports a failing block as file:line with each diagnostic's line, code and message", () => {
+    const lines = formatFailure(report.results[0]).split("\n")
+    expect(lines[0]).toBe("packages/core/README.md:10 (markdown fragment):")
+    expect(lines[1]).toMatch(/^  packages\/core\/README\.md:11:\d+ TS2322: Type 'Stream<number>' is not assignable to type 'Stream<string>'/)
+  })
+
+  it("gives a TSDoc fragment the exports of its own source file, and a README fragment not", () => {
+    expect(report.results[5].mode).toBe("fragment")
+    expect(report.results[5].diagnostics).toEqual([])
+    expect(report.results[6].diagnostics.map((d) => [d.line, d.code, d.message])).toEqual([
+      [70, 2304, "Cannot find name 'repr'."]
+    ])
   })
 
   it("does not check a nocheck block", () => {

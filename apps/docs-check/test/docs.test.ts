@@ -47,26 +47,22 @@
  * sources without a build. Each failing block is reported with `file:line`
  * (of the documentation file) and the compiler's diagnostics.
  *
- * Known failures
- * `test/known-failures.ts` lists blocks (by file and a hash of their code)
- * that were failing when this test was written, in docs owned by others. A
- * listed block must still fail; when it compiles, or changes (its hash no
- * longer matches), this test fails until the entry is removed — the list
- * only shrinks. Any other failing block fails the test.
+ * Failures
+ * There is no allow-list: every checked block must compile, and each one
+ * that does not fails this test (one test per block, named by `file:line`).
+ * Fix the example — declare what it uses, correct its types — or, for a
+ * block that is wrong on purpose, mark it ```ts nocheck.
  *
  * Run: `cd apps/docs-check && npx vitest run` (part of `npm test` through nx);
- * `npm run report -w @weir/docs-check` prints every failing block, known ones
- * included (`-- --known` prints them as list entries).
+ * `npm run report -w @weir/docs-check` prints every failing block with its
+ * diagnostics.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { checkRepository, formatFailure, repositoryRoot, where } from "../src/check.js"
-import { KNOWN_FAILURES } from "./known-failures.js"
 
 const report = checkRepository()
-const knownKey = (file: string, hash: string) => `${file}#${hash}`
-const known = new Set(KNOWN_FAILURES.map((k) => knownKey(k.file, k.hash)))
 
 describe("documentation blocks", () => {
   it("the compiler setup has no errors", () => {
@@ -91,25 +87,8 @@ describe("documentation blocks", () => {
 
   for (const result of report.results) {
     if (result.mode === "nocheck") continue
-    const name = `${where(result.block)} (${result.block.kind} ${result.mode})`
-    if (known.has(knownKey(result.block.file, result.hash))) {
-      it(`${name}: known failure`, () => {
-        expect(
-          result.diagnostics.length,
-          `${where(result.block)} compiles now: remove its entry (hash ${result.hash}) from test/known-failures.ts`
-        ).toBeGreaterThan(0)
-      })
-    } else {
-      it(`${name} type-checks`, () => {
-        if (result.diagnostics.length > 0) expect.fail(`\n${formatFailure(result)}`)
-      })
-    }
+    it(`${where(result.block)} (${result.block.kind} ${result.mode}) type-checks`, () => {
+      if (result.diagnostics.length > 0) expect.fail(`\n${formatFailure(result)}`)
+    })
   }
-
-  it("every known failure is still a block of the docs", () => {
-    const present = new Set(report.results.map((r) => knownKey(r.block.file, r.hash)))
-    const stale = KNOWN_FAILURES.filter((k) => !present.has(knownKey(k.file, k.hash)))
-      .map((k) => `${k.file}:${k.line} (hash ${k.hash}) changed or is gone: remove its entry from test/known-failures.ts`)
-    expect(stale).toEqual([])
-  })
 })

@@ -24,6 +24,7 @@ import { type KafkaSinkMessage, KafkaSourceMessage } from "./messages.js"
  *
  * @example
  * ```ts
+ * declare const brokers: ReadonlyArray<string>   // e.g. ["127.0.0.1:9092"]
  * new KafkaSink(brokers, "out", { addConfig: { "compression.type": "zstd", "linger.ms": 20 } })
  * ```
  * @since 0.1.0

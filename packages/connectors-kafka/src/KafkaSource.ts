@@ -18,6 +18,7 @@ import { consumerLag } from "./metrics.js"
  *
  * @example
  * ```ts
+ * declare const brokers: ReadonlyArray<string>   // e.g. ["127.0.0.1:9092"]
  * new KafkaSource(brokers, ["events"], { startingOffset: OFFSET_BEGINNING })
  * ```
  * @since 0.1.0
@@ -28,6 +29,7 @@ export const OFFSET_BEGINNING = -2
  *
  * @example
  * ```ts
+ * declare const brokers: ReadonlyArray<string>   // e.g. ["127.0.0.1:9092"]
  * new KafkaSource(brokers, ["events"], { startingOffset: OFFSET_END })
  * ```
  * @since 0.1.0
@@ -39,6 +41,7 @@ export const OFFSET_END = -1
  *
  * @example
  * ```ts
+ * declare const brokers: ReadonlyArray<string>   // e.g. ["127.0.0.1:9092"]
  * new KafkaSource(brokers, ["events"], { startingOffset: OFFSET_STORED, addConfig: { "group.id": "billing", "enable.auto.commit": true } })
  * ```
  * @since 0.1.0
@@ -51,6 +54,7 @@ export const OFFSET_STORED = -1000
  *
  * @example
  * ```ts
+ * declare const brokers: ReadonlyArray<string>   // e.g. ["127.0.0.1:9092"]
  * const from: StartingOffset = "end"
  * new KafkaSource(brokers, ["events"], { startingOffset: from })
  * ```
@@ -86,6 +90,7 @@ export interface KafkaSourceOptions<R extends boolean = boolean> {
  *
  * @example
  * ```ts
+ * declare const brokers: ReadonlyArray<string>   // e.g. ["127.0.0.1:9092"]
  * const items: Stream<KafkaSourceItem<false>> = op.input("in", flow, new KafkaSource(brokers, ["t"], { raiseOnErrors: false }))
  * ```
  * @since 0.1.0

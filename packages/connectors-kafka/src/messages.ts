@@ -99,6 +99,7 @@ export class KafkaSourceMessage<K = Buffer | null, V = Buffer | null> {
    *
    * @example
    * ```ts
+   * declare const messages: Stream<KafkaSourceMessage>
    * op.map("forward", messages, (m: KafkaSourceMessage) => m.toSink())
    * ```
    */
@@ -163,6 +164,7 @@ export interface KafkaErrorInfo {
  *
  * @example
  * ```ts
+ * declare const brokers: ReadonlyArray<string>   // e.g. ["127.0.0.1:9092"]
  * const { oks, errs } = kop.input("in", flow, { brokers, topics: ["events"] })
  * op.inspect("log_errors", errs, (_step, e: KafkaError) => console.error(`${e.msg.topic}[${e.msg.partition}]: ${e.err.message}`))
  * ```
@@ -187,6 +189,7 @@ export class KafkaError<K = Buffer | null, V = Buffer | null> {
  *
  * @example
  * ```ts
+ * declare const items: Stream<KafkaSourceMessage | KafkaError>   // a KafkaSource with `raiseOnErrors: false`
  * const { trues: oks, falses: errs } = op.branch("split", items, isKafkaSourceMessage)
  * ```
  * @since 0.1.0
@@ -200,6 +203,7 @@ export const isKafkaSourceMessage = <T>(u: T): u is Extract<T, KafkaSourceMessag
  *
  * @example
  * ```ts
+ * declare const items: Stream<KafkaSourceMessage | KafkaError>   // a KafkaSource with `raiseOnErrors: false`
  * const { trues: errs, falses: oks } = op.branch("split", items, isKafkaError)
  * ```
  * @since 0.1.0

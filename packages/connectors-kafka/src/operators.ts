@@ -20,6 +20,7 @@ import { errorInfoOf, KafkaError, type KafkaSinkMessage, KafkaSourceMessage } fr
  *
  * @example
  * ```ts
+ * declare const brokers: ReadonlyArray<string>   // e.g. ["127.0.0.1:9092"]
  * const { oks, errs }: KafkaOpOut<KafkaSourceMessage, KafkaError> = kop.input("in", flow, { brokers, topics: ["t"] })
  * ```
  * @since 0.1.0
@@ -53,6 +54,7 @@ export interface KafkaInputOptions {
  *
  * @example
  * ```ts
+ * declare const messages: Stream<KafkaSinkMessage>
  * const options: KafkaOutputOptions = { brokers: ["127.0.0.1:9092"], topic: "orders-copy" }
  * kop.output("out", messages, options)
  * ```
@@ -71,6 +73,9 @@ export interface KafkaOutputOptions {
  *
  * @example
  * ```ts
+ * interface Order { readonly id: string; readonly amount: number }
+ * declare const decodeV1: (data: Buffer | null) => Order
+ * declare const decodeV2: (data: Buffer | null) => Order
  * const byTopic = (data: Buffer | null, ctx: SerdeContext) => (ctx.topic === "legacy" ? decodeV1(data) : decodeV2(data))
  * ```
  * @since 0.1.0
@@ -109,6 +114,7 @@ export type Serializer<In> = (value: In, context: SerdeContext) => Buffer | stri
  *
  * @example
  * ```ts
+ * declare const oks: Stream<KafkaSourceMessage>   // e.g. from `kop.input`
  * const forward: Stream<ToSink<Buffer | null, Buffer | null>> = oks
  * ```
  * @since 0.1.0
@@ -148,6 +154,7 @@ export const input: (stepId: string, flow: Dataflow, options: KafkaInputOptions)
  *
  * @example
  * ```ts
+ * declare const oks: Stream<KafkaSourceMessage>   // e.g. from `kop.input`
  * kop.output("out", oks, { brokers: ["127.0.0.1:9092"], topic: "orders-copy" })
  * ```
  * @since 0.1.0
@@ -177,6 +184,7 @@ export const output: {
  *
  * @example
  * ```ts
+ * declare const msgs: Stream<KafkaSourceMessage>   // e.g. the `oks` of `kop.input`
  * const { oks, errs } = kop.deserializeKey("key", msgs, (k: Buffer | null) => k?.toString("utf8") ?? "")
  * ```
  * @since 0.1.0
@@ -213,6 +221,12 @@ export const deserializeKey: {
  *
  * @example
  * ```ts
+ * import { Schema } from "effect"
+ * import type { Stream } from "@weir/core"
+ * import { type KafkaSourceMessage, kop, serde } from "@weir/connectors-kafka"
+ *
+ * const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number })
+ * declare const msgs: Stream<KafkaSourceMessage>   // e.g. the `oks` of `kop.input`
  * const { oks, errs } = kop.deserializeValue("json", msgs, serde.jsonDeserializer(Order))
  * ```
  * @since 0.1.0
@@ -249,6 +263,12 @@ export const deserializeValue: {
  *
  * @example
  * ```ts
+ * import { Schema } from "effect"
+ * import type { Stream } from "@weir/core"
+ * import { type KafkaSourceMessage, kop, serde } from "@weir/connectors-kafka"
+ *
+ * const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number })
+ * declare const msgs: Stream<KafkaSourceMessage>   // e.g. the `oks` of `kop.input`
  * const { oks, errs } = kop.deserialize("de", msgs, {
  *   keyDeserializer: (k: Buffer | null) => k?.toString() ?? "",
  *   valDeserializer: serde.jsonDeserializer(Order)
@@ -300,6 +320,7 @@ export const deserialize: {
  *
  * @example
  * ```ts
+ * declare const msgs: Stream<KafkaSinkMessage<number, string>>
  * const out = kop.serializeKey("key", msgs, (k: number) => String(k))
  * ```
  * @since 0.1.0
@@ -325,6 +346,12 @@ export const serializeKey: {
  *
  * @example
  * ```ts
+ * import { Schema } from "effect"
+ * import type { Stream } from "@weir/core"
+ * import { type KafkaSinkMessage, kop, serde } from "@weir/connectors-kafka"
+ *
+ * const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number })
+ * declare const orders: Stream<KafkaSinkMessage<string, typeof Order.Type>>   // keyed by order id
  * const out = kop.serializeValue("json", orders, serde.jsonSerializer(Order))
  * ```
  * @since 0.1.0
@@ -349,6 +376,13 @@ export const serializeValue: {
  *
  * @example
  * ```ts
+ * import { Schema } from "effect"
+ * import type { Stream } from "@weir/core"
+ * import { type KafkaSinkMessage, kop, serde } from "@weir/connectors-kafka"
+ *
+ * const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number })
+ * declare const orders: Stream<KafkaSinkMessage<string, typeof Order.Type>>   // keyed by order id
+ * declare const brokers: ReadonlyArray<string>   // e.g. ["127.0.0.1:9092"]
  * const out = kop.serialize("ser", orders, { keySerializer: (k: string) => k, valSerializer: serde.jsonSerializer(Order) })
  * kop.output("out", out, { brokers, topic: "orders-json" })
  * ```

@@ -36,6 +36,10 @@ const bytesOf = (data: RawData, what: string): Buffer => {
  * @example
  * ```ts
  * import { Schema } from "effect"
+ * import type { Stream } from "@weir/core"
+ * import { type KafkaSourceMessage, kop, serde } from "@weir/connectors-kafka"
+ *
+ * declare const msgs: Stream<KafkaSourceMessage>   // e.g. the `oks` of `kop.input`
  * const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number })
  * const { oks, errs } = kop.deserializeValue("orders", msgs, serde.jsonDeserializer(Order))
  * ```
@@ -52,7 +56,12 @@ export const jsonDeserializer = <T, E>(schema: Schema.Codec<T, E, never, never>)
  *
  * @example
  * ```ts
+ * import { Schema } from "effect"
+ * import type { Stream } from "@weir/core"
+ * import { type KafkaSinkMessage, kop, serde } from "@weir/connectors-kafka"
+ *
  * const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number })
+ * declare const orders: Stream<KafkaSinkMessage<string, typeof Order.Type>>
  * kop.serializeValue("json", orders, serde.jsonSerializer(Order))
  * ```
  * @since 0.1.0
@@ -85,7 +94,8 @@ const avroTypeOf = (schema: AvroSchema): avro.Type => (schema instanceof avro.Ty
  *
  * @example
  * ```ts
- * const schema = { type: "record", name: "Order", fields: [{ name: "id", type: "string" }, { name: "amount", type: "double" }] }
+ * declare const msgs: Stream<KafkaSourceMessage>   // e.g. the `oks` of `kop.input`
+ * const schema: AvroSchema = { type: "record", name: "Order", fields: [{ name: "id", type: "string" }, { name: "amount", type: "double" }] }
  * const { oks, errs } = kop.deserializeValue("orders", msgs, serde.avroDeserializer<{ id: string; amount: number }>(schema))
  * ```
  * @since 0.1.0
@@ -105,7 +115,8 @@ export const avroDeserializer = <T = unknown>(
  *
  * @example
  * ```ts
- * const schema = { type: "record", name: "Order", fields: [{ name: "id", type: "string" }, { name: "amount", type: "double" }] }
+ * declare const orders: Stream<KafkaSinkMessage<string, { id: string; amount: number }>>
+ * const schema: AvroSchema = { type: "record", name: "Order", fields: [{ name: "id", type: "string" }, { name: "amount", type: "double" }] }
  * kop.serializeValue("avro", orders, serde.avroSerializer<{ id: string; amount: number }>(schema))
  * ```
  * @since 0.1.0

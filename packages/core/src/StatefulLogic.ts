@@ -70,7 +70,8 @@ export abstract class StatefulBatchLogic<V, W, S> {
  *   }
  *   snapshot() { return this.last! }
  * }
- * op.stateful("latest", keyed, (resume: string | undefined) => new Latest(resume))
+ * declare const statuses: KeyedStream<string>   // keyed by device
+ * op.stateful("latest", statuses, (resume: string | undefined) => new Latest(resume))
  * ```
  * @since 0.1.0
  */

@@ -15,6 +15,7 @@ import { flatMapBatch } from "./kernel.js"
  *
  * @example
  * ```ts
+ * declare const lookupCurrency: (code: string) => { readonly name: string; readonly symbol: string }
  * const cache = new TTLCache((code: string) => lookupCurrency(code), () => new Date(), "1 minute")
  * cache.get("EUR")
  * ```
@@ -53,8 +54,13 @@ export class TTLCache<K, V> {
  *
  * @example
  * ```ts
+ * interface Order { readonly sku: string; readonly quantity: number }
+ * declare const orders: Stream<Order>
+ * declare const fetchPrice: (sku: string) => number
  * const priced = op.enrichCached("price", orders, (sku: string) => fetchPrice(sku),
  *   (cache, order: Order) => ({ ...order, price: cache.get(order.sku) }), { ttl: "5 minutes" })
+ * const priced2 = orders.pipe(op.enrichCached("price2", fetchPrice,
+ *   (cache, order) => ({ ...order, price: cache.get(order.sku) }), { ttl: "5 minutes" }))
  * ```
  * @since 0.1.0
  */

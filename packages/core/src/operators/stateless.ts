@@ -51,6 +51,7 @@ const itemStep = <X, Y>(up: Stream<X>, kind: ItemStage["kind"], fn: (x: X) => un
  * @example
  * ```ts
  * const plusOne = op.map("add_one", nums, (x: number) => x + 1)   // [0, 1, 2] → [1, 2, 3]
+ * const plusOne2 = nums.pipe(op.map("add_one2", (x) => x + 1))
  * ```
  * @since 0.1.0
  */
@@ -72,6 +73,7 @@ export const map: {
  * @example
  * ```ts
  * const doubled = op.mapValue("double", keyed, (v: number) => v * 2)   // ["a", 1] → ["a", 2]
+ * const doubled2 = keyed.pipe(op.mapValue("double2", (v) => v * 2))
  * ```
  * @since 0.1.0
  */
@@ -100,6 +102,7 @@ const notBoolean = (stepId: string, r: unknown): TypeError =>
  * @example
  * ```ts
  * const odds = op.filter("odds", nums, (x: number) => x % 2 === 1)   // [1, 2, 3] → [1, 3]
+ * const odds2 = nums.pipe(op.filter("odds2", (x) => x % 2 === 1))
  * ```
  * @since 0.1.0
  */
@@ -124,6 +127,7 @@ export const filter: {
  * @example
  * ```ts
  * const big = op.filterValue("big", keyed, (v: number) => v > 100)
+ * const big2 = keyed.pipe(op.filterValue("big2", (v) => v > 100))
  * ```
  * @since 0.1.0
  */
@@ -147,6 +151,7 @@ export const filterValue: {
  * @example
  * ```ts
  * const parsed = op.filterMap("parse", lines, (s: string) => (s === "" ? undefined : Number(s)))
+ * const parsed2 = lines.pipe(op.filterMap("parse2", (s) => (s === "" ? undefined : Number(s))))
  * ```
  * @since 0.1.0
  */
@@ -164,6 +169,7 @@ export const filterMap: {
  * @example
  * ```ts
  * const evensPlusOne = op.filterMapValue("f", keyed, (v: number) => (v % 2 ? undefined : v + 1))
+ * const evensPlusOne2 = keyed.pipe(op.filterMapValue("f2", (v) => (v % 2 ? undefined : v + 1)))
  * ```
  * @since 0.1.0
  */
@@ -190,6 +196,7 @@ export const filterMapValue: {
  * @example
  * ```ts
  * const words = op.flatMap("split", lines, (line: string) => line.split(" "))
+ * const words2 = lines.pipe(op.flatMap("split2", (line) => line.split(" ")))
  * ```
  * @since 0.1.0
  */
@@ -216,7 +223,9 @@ export const flatMap: {
  *
  * @example
  * ```ts
- * const letters = op.flatMapValue("letters", keyed, (word: string) => word.split(""))
+ * declare const names: KeyedStream<string>   // keyed by user
+ * const letters = op.flatMapValue("letters", names, (name: string) => name.split(""))   // ["u1", "ada"] → ["u1", "a"], ["u1", "d"], ["u1", "a"]
+ * const letters2 = names.pipe(op.flatMapValue("letters2", (name) => name.split("")))
  * ```
  * @since 0.1.0
  */
@@ -246,7 +255,9 @@ export const flatMapValue: {
  *
  * @example
  * ```ts
+ * declare const lists: Stream<Array<number>>
  * const flat = op.flatten("flatten", lists)   // [[1, 2], [], [3]] → [1, 2, 3]
+ * const flat2 = lists.pipe(op.flatten("flatten2"))
  * ```
  * @since 0.1.0
  */
@@ -281,7 +292,10 @@ export const flatten: {
  *
  * @example
  * ```ts
- * const byUser = op.keyOn("by_user", events, (e: Event) => e.userId)
+ * interface Click { readonly userId: string; readonly page: string }
+ * declare const clicks: Stream<Click>
+ * const byUser = op.keyOn("by_user", clicks, (c: Click) => c.userId)
+ * const byUser2 = clicks.pipe(op.keyOn("by_user2", (c) => c.userId))
  * ```
  * @since 0.1.0
  */
@@ -313,6 +327,7 @@ export const keyOn: {
  * @example
  * ```ts
  * const values = op.keyRm("unkey", keyed)
+ * const values2 = keyed.pipe(op.keyRm("unkey2"))
  * ```
  * @since 0.1.0
  */
@@ -342,6 +357,7 @@ const defaultInspector = (stepId: string, item: unknown): void => {
  * @example
  * ```ts
  * nums.then(op.inspect, "show")   // prints: flow.show: 1
+ * nums.pipe(op.inspect("show2"))   // prints: flow.show2: 1
  * ```
  * @since 0.1.0
  */
@@ -364,7 +380,9 @@ export const inspect: {
  *
  * @example
  * ```ts
+ * declare const errors: Stream<Error>   // errors handled elsewhere; none must reach here
  * op.raises("no_errors", errors)
+ * errors.pipe(op.raises("no_errors2"))
  * ```
  * @since 0.1.0
  */
@@ -384,8 +402,10 @@ export const raises: {
  *
  * @example
  * ```ts
+ * declare const rows: Stream<{ a: number; b: number }>
  * const bumped = op.map("bump", rows, op.mapDictValue("a", (a: number) => a + 1))
  * // { a: 0, b: 0 } → { a: 1, b: 0 }
+ * const bumped2 = rows.pipe(op.map("bump2", op.mapDictValue("a", (a: number) => a + 1)))
  * ```
  * @since 0.1.0
  */
