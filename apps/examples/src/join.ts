@@ -36,13 +36,13 @@ const purchases: ReadonlyArray<Purchase> = [
 ]
 
 export const flow = new Dataflow("join")
-const userStream = op.input("users", flow, new TestingSource(users)).then(op.keyOn, "key_users", (u: User) => u.id)
-const purchaseStream = op.input("purchases", flow, new TestingSource(purchases))
-  .then(op.keyOn, "key_purchases", (p: Purchase) => p.userId)
+const userStream = op.input("users", flow, new TestingSource(users)).pipe(op.keyOn("key_users", (u) => u.id))
+const purchaseStream = op.input("purchases", flow, new TestingSource(purchases)).pipe(op.keyOn("key_purchases", (p) => p.userId))
 
-op.join("join", [userStream, purchaseStream], { emitMode: "running" })
-  .then(op.filterMap, "describe", ([, [user, purchase]]: readonly [string, readonly [User | undefined, Purchase | undefined]]) =>
+op.join("join", [userStream, purchaseStream], { emitMode: "running" }).pipe(
+  op.filterMap("describe", ([, [user, purchase]]) =>
     user === undefined || purchase === undefined
       ? undefined
-      : `${user.name} bought a ${purchase.item} for $${purchase.amount.toFixed(2)}`)
-  .then(op.output, "out", new StdOutSink())
+      : `${user.name} bought a ${purchase.item} for $${purchase.amount.toFixed(2)}`),
+  op.output("out", new StdOutSink())
+)
