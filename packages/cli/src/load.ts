@@ -1,15 +1,15 @@
 /**
  * Loading a dataflow from `<file>[:<export>]`, the way `weir run` and
  * `weir visualize` name one: resolve the file against the working directory,
- * import it (TypeScript through tsx), take the export (default `flow`), and
- * call it when it is a function.
+ * import it (TypeScript through tsx, as an ES module), take the export
+ * (default `flow`), and call it when it is a function.
  *
  * @since 0.1.0
  */
 import { existsSync, statSync } from "node:fs"
 import { isAbsolute, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
-import { type Dataflow, isDataflow, typeName } from "@weir/core"
+import { type Dataflow, isDataflow, registerTypeScript, TYPESCRIPT_FILE, typeName } from "@weir/core"
 import { FlowLoadError } from "./io.js"
 
 export { FlowLoadError } from "./io.js"
@@ -96,24 +96,16 @@ const parseLiteralArgs = (text: string, spec: string): ReadonlyArray<unknown> =>
  */
 export type ModuleImporter = (url: string) => Promise<Record<string, unknown>>
 
-const TYPESCRIPT_FILE = /\.(?:[cm]?ts|tsx)$/
-
-let tsxRegistered = false
-
-/** Import with tsx's loader hooks registered process-wide (once), so `.ts` files and their `.js`-suffixed relative imports resolve. */
+/** Import with tsx registered first for TypeScript files. */
 const importWithTsx: ModuleImporter = async (url) => {
-  if (TYPESCRIPT_FILE.test(url) && !tsxRegistered) {
-    const { register } = await import("tsx/esm/api")
-    register()
-    tsxRegistered = true
-  }
+  if (TYPESCRIPT_FILE.test(url)) await registerTypeScript(await import("tsx/esm/api"))
   return (await import(url)) as Record<string, unknown>
 }
 
 /**
  * Parse `<file>[:<export>]` and find the file, without importing it (worker
  * threads import it themselves). Fails with a {@link FlowLoadError} when the
- * file is missing or is a directory.
+ * file is missing, is a directory, or is a `.cts` file.
  *
  * @example
  * ```ts
@@ -129,6 +121,13 @@ export const locateFlow = (spec: string, cwd: string = process.cwd()): { readonl
   }
   if (statSync(path).isDirectory()) {
     throw new FlowLoadError(`'${target.file}' is a directory; name the module file, e.g. '${target.file}/index.ts'`)
+  }
+  if (path.endsWith(".cts")) {
+    throw new FlowLoadError(
+      `'${target.file}' is CommonJS TypeScript (.cts), which weir does not load: rename it to .ts or .mts ` +
+        "(weir loads TypeScript flow files as ES modules, with or without \"type\": \"module\" in package.json), " +
+        "or compile it to a .js or .cjs file"
+    )
   }
   return { path, target }
 }
@@ -150,9 +149,15 @@ export interface LoadOptions {
  * `Dataflow` or a function returning one (or a promise of one), called with the
  * literal arguments of the call form, or with none.
  *
+ * TypeScript files (`.ts`, `.tsx`, `.mts`) are loaded through tsx as ES
+ * modules, also in a package without `"type": "module"`; `.js` files as Node
+ * would load them (CommonJS unless package.json says `"type": "module"`);
+ * `.cts` files are refused, with what to rename them to.
+ *
  * Fails with a {@link FlowLoadError} for a missing file, a module that throws
- * while loading, a missing export (the message lists the exports there are),
- * or a value that is not a `Dataflow`.
+ * while loading (saying what to change when it is written as an ES module and
+ * loaded as CommonJS, or the other way round), a missing export (the message
+ * lists the exports there are), or a value that is not a `Dataflow`.
  *
  * @example
  * ```ts
@@ -171,7 +176,7 @@ export const loadFlow = async (spec: string, options: LoadOptions = {}): Promise
   try {
     module = await importModule(pathToFileURL(path).href)
   } catch (e) {
-    throw new FlowLoadError(`error loading '${target.file}': ${messageOf(e)}`, { cause: e })
+    throw new FlowLoadError(`error loading '${target.file}': ${messageOf(e)}${moduleKindHint(path, e)}`, { cause: e })
   }
 
   const named = `'${target.file}:${target.exportName}'`
@@ -203,6 +208,24 @@ export const loadFlow = async (spec: string, options: LoadOptions = {}): Promise
     }`)
   }
   return value
+}
+
+/**
+ * What to change when a flow file fails to load because it is written as one
+ * kind of module (ES module or CommonJS) and loaded as the other.
+ */
+const moduleKindHint = (path: string, e: unknown): string => {
+  const message = messageOf(e)
+  if (/\.(?:tsx?|mts)$/.test(path) && /\b(?:require|module|exports|__dirname|__filename) is not defined in ES module scope/.test(message)) {
+    return ". weir loads TypeScript flow files as ES modules (whatever package.json's \"type\" says): use `import` " +
+      "instead of require() and module.exports, and import.meta.dirname instead of __dirname"
+  }
+  if (path.endsWith(".js") && /Cannot use import statement outside a module|Unexpected token 'export'/.test(message)) {
+    return ". The file uses ES module syntax (import/export) but Node loads it as CommonJS, because the nearest " +
+      "package.json does not say \"type\": \"module\": add \"type\": \"module\" there, rename the file to .mjs " +
+      "(or to .ts, which weir always loads as an ES module), or write it with require() and module.exports"
+  }
+  return ""
 }
 
 /** A Dataflow built with a different copy of `@weir/core` fails `instanceof`; say so rather than "not a dataflow". */

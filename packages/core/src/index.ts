@@ -74,3 +74,5 @@ export type {
   StepSnapshots
 } from "./runtime/recovery.js"
 export { toJSON, toMermaid, type RenderedDataflow, type RenderedOperator, type RenderedPort } from "./visualize.js"
+/** @internal for the `weir` CLI: how flow modules written in TypeScript are loaded. */
+export { registerTypeScript, TYPESCRIPT_FILE } from "./runtime/typescript.js"

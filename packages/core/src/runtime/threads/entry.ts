@@ -17,13 +17,12 @@ import { toJSON } from "../../visualize.js"
 import { decodeBatch } from "../codec.js"
 import { buildPlan, isFixedSink, isFixedSource } from "../plan.js"
 import type { FromWorker, ToWorker, WireError, WorkerData } from "./protocol.js"
+import { registerTypeScript, TYPESCRIPT_FILE } from "../typescript.js"
 import { ThreadExecution } from "./worker.js"
 
 const data = workerData as WorkerData
 const port = parentPort!
 const send = (m: FromWorker, transfer?: ReadonlyArray<ArrayBuffer>): void => port.postMessage(m, transfer as Array<ArrayBuffer>)
-
-const TYPESCRIPT = /\.(?:[cm]?ts|tsx)$/
 
 const wireError = (e: unknown): WireError => {
   const cause = e instanceof WeirRuntimeError || e instanceof WeirRecoveryError ? (e as { cause?: unknown }).cause : undefined
@@ -39,10 +38,10 @@ const wireError = (e: unknown): WireError => {
 }
 
 const loadFlow = async (): Promise<unknown> => {
-  if (TYPESCRIPT.test(data.module) && !import.meta.url.endsWith(".ts")) {
+  if (TYPESCRIPT_FILE.test(data.module) && !import.meta.url.endsWith(".ts")) {
     try {
-      const tsx = (await import("tsx/esm/api" as string)) as { register: () => void }
-      tsx.register()
+      // As the weir CLI does: tsx, and the user's .ts files as ES modules even in a CommonJS package.
+      await registerTypeScript()
     } catch (e) {
       throw new WeirRuntimeError({
         message: `can't load the TypeScript flow module '${data.module}' in a worker thread: tsx is not installed ` +
