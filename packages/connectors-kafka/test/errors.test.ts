@@ -22,18 +22,12 @@ import {
   KafkaTopicNotFoundError,
   kop
 } from "../src/index.js"
-import { brokers, createTopics, deleteTopics, produce, uniqueTopic } from "./kafka.js"
+import { brokers, createTopics, fileTopics, produce } from "./kafka.js"
 
 /** An address where nothing listens: connecting is refused at once. */
 const NOWHERE = "127.0.0.1:1"
 
-const topics: Array<string> = []
-const topic = (name: string): string => {
-  const t = uniqueTopic(name)
-  topics.push(t)
-  return t
-}
-afterAll(() => deleteTopics(brokers(), topics))
+const topic = fileTopics()
 
 /** The error and its chain of causes as a terminal prints them (the way `weir run` does). */
 const printed = (error: unknown): string => {

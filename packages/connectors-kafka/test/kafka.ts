@@ -6,6 +6,7 @@ import { RdKafka } from "@confluentinc/kafka-javascript"
 import type { IAdminClient, Message, MessageHeader } from "@confluentinc/kafka-javascript"
 import { execFile } from "node:child_process"
 import * as path from "node:path"
+import { afterAll } from "vitest"
 
 /** The broker the tests use (started by test/global-setup.ts unless WEIR_KAFKA_BROKERS is set). */
 export const brokers = (): Array<string> => {
@@ -18,6 +19,21 @@ let counter = 0
 /** A topic name no other test (or earlier run) uses. */
 export const uniqueTopic = (name: string): string =>
   `weir-test-${name}-${process.pid}-${Date.now().toString(36)}-${counter++}`
+
+/**
+ * Topic names for one test file: each call is {@link uniqueTopic}, and every
+ * topic named is deleted once the file's tests are done. Call it at the top
+ * level of the file: `const topic = fileTopics()`.
+ */
+export const fileTopics = (): ((name: string) => string) => {
+  const topics: Array<string> = []
+  afterAll(() => deleteTopics(brokers(), topics))
+  return (name) => {
+    const t = uniqueTopic(name)
+    topics.push(t)
+    return t
+  }
+}
 
 const withAdmin = async <A>(bs: ReadonlyArray<string>, f: (admin: IAdminClient) => Promise<A>): Promise<A> => {
   const admin = RdKafka.AdminClient.create({ "bootstrap.servers": bs.join(",") })

@@ -12,9 +12,9 @@ import { TestingSink } from "@weir/testing"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { KafkaSource, type KafkaSourceMessage } from "../src/index.js"
-import { brokers, createTopics, deleteTopics, produce, uniqueTopic } from "./kafka.js"
+import { brokers, createTopics, fileTopics, produce } from "./kafka.js"
 
 /**
  * Wraps a source and aborts the run (once) when `abortAfter` items have been
@@ -57,8 +57,7 @@ class CrashingSource<X, S> extends FixedPartitionedSource<X, S> {
   }
 }
 
-const topics: Array<string> = []
-afterAll(() => deleteTopics(brokers(), topics))
+const topic = fileTopics()
 
 const flowOf = (source: FixedPartitionedSource<KafkaSourceMessage, number>, out: Array<string>): Dataflow => {
   const flow = new Dataflow("resume")
@@ -69,8 +68,7 @@ const flowOf = (source: FixedPartitionedSource<KafkaSourceMessage, number>, out:
 
 describe("KafkaSource with recovery", () => {
   it("resumes from the snapshotted offsets after a crash: nothing lost, duplicates only from the resume epoch", async () => {
-    const t = uniqueTopic("resume")
-    topics.push(t)
+    const t = topic("resume")
     await createTopics(brokers(), [t], 3)
     const all = Array.from({ length: 90 }, (_, i) => `v${i}`)
     await produce(brokers(), all.map((value, i) => ({ topic: t, partition: i % 3, key: `k${i}`, value })))

@@ -1,17 +1,11 @@
 import { Dataflow, op, runMain } from "@weir/core"
 import { TestingSink, TestingSource } from "@weir/testing"
 import { Schema } from "effect"
-import { afterAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { type KafkaError, type KafkaSourceMessage, kop, serde } from "../src/index.js"
-import { brokers, createTopics, deleteTopics, produce, uniqueTopic } from "./kafka.js"
+import { brokers, createTopics, fileTopics, produce } from "./kafka.js"
 
-const topics: Array<string> = []
-const topic = (name: string): string => {
-  const t = uniqueTopic(name)
-  topics.push(t)
-  return t
-}
-afterAll(() => deleteTopics(brokers(), topics))
+const topic = fileTopics()
 
 const Order = Schema.Struct({ id: Schema.String, amount: Schema.Number })
 type Order = typeof Order.Type

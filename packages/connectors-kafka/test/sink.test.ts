@@ -1,16 +1,10 @@
 import { Dataflow, op, runMain } from "@weir/core"
 import { TestingSource } from "@weir/testing"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { KafkaSink, type KafkaSinkMessage, kop } from "../src/index.js"
-import { brokers, createTopics, deleteTopics, pairs, produce, readTopic, uniqueTopic } from "./kafka.js"
+import { brokers, createTopics, fileTopics, pairs, produce, readTopic } from "./kafka.js"
 
-const topics: Array<string> = []
-const topic = (name: string): string => {
-  const t = uniqueTopic(name)
-  topics.push(t)
-  return t
-}
-afterAll(() => deleteTopics(brokers(), topics))
+const topic = fileTopics()
 
 const write = async (items: Array<KafkaSinkMessage>, sink: KafkaSink): Promise<void> => {
   const flow = new Dataflow("write")

@@ -1,18 +1,12 @@
 import { Dataflow, EOF, op, runMain, type StatefulSourcePartition } from "@weir/core"
 import { pollNextBatch, TestingSink } from "@weir/testing"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import { Context } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { consumerLag, KafkaError, KafkaSource, KafkaSourceMessage } from "../src/index.js"
-import { brokers, createTopics, deleteTopics, type Fixture, pairs, produce, uniqueTopic } from "./kafka.js"
+import { brokers, createTopics, fileTopics, type Fixture, pairs, produce } from "./kafka.js"
 
-const topics: Array<string> = []
-const topic = (name: string): string => {
-  const t = uniqueTopic(name)
-  topics.push(t)
-  return t
-}
-afterAll(() => deleteTopics(brokers(), topics))
+const topic = fileTopics()
 
 const fixtures = (t: string, count: number, partitions = 3): Array<Fixture> =>
   Array.from({ length: count }, (_, i) => ({ topic: t, partition: i % partitions, key: `k${i}`, value: `${t}:v${i}` }))

@@ -3,40 +3,10 @@
  * per-operator files in test/operators/ do not already hold: same inputs,
  * same expected outputs.
  */
-import {
-  Dataflow,
-  type KeyedStream,
-  op,
-  runMain,
-  type RunOptions,
-  StatefulLogic,
-  type Stream,
-  WeirRuntimeError
-} from "@weir/core"
+import { Dataflow, type KeyedStream, op, runMain } from "@weir/core"
 import { InMemoryRecovery, TestingSink, TestingSource, VirtualClock } from "@weir/testing"
 import { describe, expect, it } from "vitest"
-
-type Item<X> = X | InstanceType<typeof TestingSource.EOF> | InstanceType<typeof TestingSource.ABORT>
-
-/** input → body → output, run once; returns what reached the sink. */
-const flowOf = <X, Y>(inp: ReadonlyArray<Item<X>>, body: (s: Stream<X>) => Stream<Y>, batchSize = 1) => {
-  const flow = new Dataflow("test_df")
-  const out: Array<Y> = []
-  body(op.input("inp", flow, new TestingSource(inp, batchSize))).then(op.output, "out", new TestingSink(out))
-  return { flow, out }
-}
-const runOf = async <X, Y>(inp: ReadonlyArray<Item<X>>, body: (s: Stream<X>) => Stream<Y>, options?: RunOptions) => {
-  const { flow, out } = flowOf(inp, body)
-  await runMain(flow, options)
-  return out
-}
-const failsWith = async (flow: Dataflow, cause: RegExp) => {
-  const err = await runMain(flow).then(() => undefined, (e: unknown) => e)
-  expect(err).toBeInstanceOf(WeirRuntimeError)
-  expect(String((err as WeirRuntimeError).cause)).toMatch(cause)
-  return err as WeirRuntimeError
-}
-const all = <X>(s: Stream<X>) => op.keyOn("key", s, () => "ALL")
+import { failsWith, flowOf, keyAll, runOf } from "./operators/helpers.js"
 
 describe("branch", () => {
   it("routes by the predicate", async () => {
@@ -92,7 +62,7 @@ describe("collect", () => {
 
   it("emits after `timeout` of inactivity (virtual time)", async () => {
     const items = [1, 2, new TestingSource.PAUSE("5 seconds"), 3, new TestingSource.PAUSE("20 seconds"), 4]
-    const out = await runOf(items as Array<number>, (s) => op.collect("collect", all(s), { timeout: "10 seconds", maxSize: 100 }), {
+    const out = await runOf(items, (s) => op.collect("collect", keyAll(s), { timeout: "10 seconds", maxSize: 100 }), {
       clock: new VirtualClock(new Date("2024-01-01T00:00:00Z"))
     })
     // The 5 s pause doesn't time out (the deadline moves with every item); the 20 s one does.
@@ -149,7 +119,7 @@ describe("inspect", () => {
 
 describe("map, mapValue", () => {
   it("mapValue adds one to values", async () => {
-    expect(await runOf([0, 1, 2], (s) => op.mapValue("add_one", all(s), (x: number) => x + 1))).toEqual([
+    expect(await runOf([0, 1, 2], (s) => op.mapValue("add_one", keyAll(s), (x: number) => x + 1))).toEqual([
       ["ALL", 1],
       ["ALL", 2],
       ["ALL", 3]
@@ -161,7 +131,7 @@ describe("reduceFinal", () => {
   it("pre-aggregates each batch before the stateful step", async () => {
     const calls: Array<readonly [number, number]> = []
     const { flow, out } = flowOf([1, 2, 3, 4], (s) =>
-      op.reduceFinal("sum", all(s), (a: number, b: number) => {
+      op.reduceFinal("sum", keyAll(s), (a: number, b: number) => {
         calls.push([a, b])
         return a + b
       }), 4)
@@ -170,84 +140,6 @@ describe("reduceFinal", () => {
     // One batch of four: reduced once per pair before routing, nothing left for the stateful step.
     expect(calls).toEqual([[1, 2], [3, 3], [6, 4]])
   })
-})
-
-/** The Bytewax test logic: state "NEW", then "ITEM", "NOTIFY" or "EOF"; emits [old, new]. */
-const lifecycle = (flags: { item?: boolean; notify?: boolean; eof?: boolean; itemTriggersNotify?: boolean }) =>
-  class BaseTestLogic extends StatefulLogic<number, readonly [string, string], string> {
-    private notifyAtTime: Date | undefined = undefined
-    constructor(private state: string) {
-      super()
-    }
-    onItem(): readonly [Array<readonly [string, string]>, boolean] {
-      const old = this.state
-      this.state = "ITEM"
-      if (flags.itemTriggersNotify) this.notifyAtTime = new Date(0)
-      return [[[old, this.state]], flags.item === true]
-    }
-    override onNotify(): readonly [Array<readonly [string, string]>, boolean] {
-      const old = this.state
-      this.state = "NOTIFY"
-      this.notifyAtTime = undefined
-      return [[[old, this.state]], flags.notify === true]
-    }
-    override onEof(): readonly [Array<readonly [string, string]>, boolean] {
-      const old = this.state
-      this.state = "EOF"
-      return [[[old, this.state]], flags.eof === true]
-    }
-    override notifyAt(): Date | undefined {
-      return this.notifyAtTime
-    }
-    snapshot(): string {
-      return this.state
-    }
-  }
-
-describe("stateful (StatefulLogic lifecycle)", () => {
-  const statefulRun = async (
-    inp: Array<Item<number>>,
-    Logic: ReturnType<typeof lifecycle>,
-    recovery?: InMemoryRecovery
-  ) => {
-    const { flow, out } = flowOf(inp, (s) => op.stateful("stateful", all(s), (resume: string | undefined) => new Logic(resume ?? "NEW")))
-    await runMain(flow, recovery === undefined ? { epochInterval: 0 } : { epochInterval: 0, recovery })
-    return out
-  }
-
-  it("discard after an item", async () => {
-    expect(await statefulRun([1, 2, new TestingSource.ABORT()], lifecycle({ item: true }))).toEqual([
-      ["ALL", ["NEW", "ITEM"]],
-      ["ALL", ["NEW", "ITEM"]]
-    ])
-  })
-
-  it("retain at EOF: the state left by onEof is snapshotted and restored", async () => {
-    const recovery = new InMemoryRecovery()
-    const inp = [1, new TestingSource.EOF(), 2, new TestingSource.ABORT()]
-    expect(await statefulRun(inp, lifecycle({}), recovery)).toEqual([["ALL", ["NEW", "ITEM"]], ["ALL", ["ITEM", "EOF"]]])
-    expect(await statefulRun(inp, lifecycle({}), recovery)).toEqual([["ALL", ["EOF", "ITEM"]]])
-  })
-
-  class KeepLast extends StatefulLogic<string, readonly [string | undefined, string], string | undefined> {
-    constructor(private last: string | undefined) {
-      super()
-    }
-    onItem(value: string) {
-      const old = this.last
-      this.last = value
-      return [[[old, value] as const], value === "DISCARD"] as const
-    }
-    snapshot() {
-      return this.last
-    }
-  }
-  const keepLast = (inp: Array<Item<readonly [string, string]>>, recovery?: InMemoryRecovery) => {
-    const { flow, out } = flowOf(inp, (s) =>
-      op.stateful<string, readonly [string | undefined, string], string | undefined>("keep_last", s as KeyedStream<string>, (resume) => new KeepLast(resume)))
-    return runMain(flow, recovery === undefined ? {} : { epochInterval: 0, recovery }).then(() => out)
-  }
-
 })
 
 describe("statefulFlatMap", () => {

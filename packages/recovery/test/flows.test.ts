@@ -26,7 +26,6 @@ import {
   type StatefulSinkPartition,
   type StatefulSourcePartition,
   stableHash,
-  StatefulLogic,
   type Stream,
   WeirRuntimeError
 } from "@weir/core"
@@ -39,6 +38,8 @@ import * as path from "node:path"
 import * as v8 from "node:v8"
 import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+// The Bytewax test shape and logics of the core operator tests, run here against the real stores.
+import { flowOf, keepLast, testLogic, testLogicStep } from "../../core/test/operators/helpers.js"
 import { initDbDir, initPostgres, PostgresRecoveryConfig, RecoveryConfig, RecoveryStoreError } from "../src/index.js"
 import { postgresEntries, sqliteEntries } from "./stored.js"
 
@@ -160,18 +161,6 @@ const rowNames = (rows: ReadonlyArray<Row>, stepId: string): Array<string> =>
 
 type Pair = readonly [string, string]
 
-/** input → `body` → output; a new flow (and sink array) per run, over the same items and sentinels. */
-const flowOf = <X, Y>(
-  items: ReadonlyArray<TestingSourceItem<X>>,
-  body: (s: Stream<X>) => Stream<Y>,
-  batchSize = 1
-): { readonly flow: Dataflow; readonly out: Array<Y> } => {
-  const flow = new Dataflow("test_df")
-  const out: Array<Y> = []
-  body(op.input("inp", flow, new TestingSource(items, batchSize))).then(op.output, "out", new TestingSink(out))
-  return { flow, out }
-}
-
 const runOnce = async <X, Y>(
   loc: Location,
   items: ReadonlyArray<TestingSourceItem<X>>,
@@ -186,51 +175,11 @@ const runOnce = async <X, Y>(
 
 const identity = <X>(s: Stream<X>): Stream<X> => s
 
-const keyAll = <X>(s: Stream<X>): KeyedStream<X> => op.keyOn("key_all", s, () => "ALL")
-
 /** A running sum per key: emits the new sum of the key for every value. */
 const runningSum = (s: Stream<readonly [string, number]>): KeyedStream<number> =>
   op.statefulMap("sum", s, (acc: number | undefined, x: number) => [(acc ?? 0) + x, (acc ?? 0) + x] as const)
 const SUM = "test_df.sum.statefulBatch"
 const INP = "test_df.inp"
-
-/** Bytewax's BaseTestLogic: state "NEW" (or the resumed one), then "ITEM"/"EOF"; each call emits [old, new]. */
-const baseTestLogic = (flags: { readonly discardAfterEof?: boolean }) =>
-  class BaseTestLogic extends StatefulLogic<number, Pair, string> {
-    constructor(private state: string) {
-      super()
-    }
-    private move(to: string, discard: boolean): readonly [Array<Pair>, boolean] {
-      const old = this.state
-      this.state = to
-      return [[[old, to]], discard]
-    }
-    onItem() {
-      return this.move("ITEM", StatefulLogic.RETAIN)
-    }
-    override onEof() {
-      return this.move("EOF", flags.discardAfterEof === true)
-    }
-    snapshot() {
-      return this.state
-    }
-  }
-
-/** Bytewax's KeepLastLogic: emits [previous, value]; discards when the value is "DISCARD". */
-class KeepLast extends StatefulLogic<string, readonly [string | undefined, string], string | undefined> {
-  constructor(private last: string | undefined) {
-    super()
-  }
-  onItem(value: string) {
-    const old = this.last
-    this.last = value
-    return [[[old, value] as const], value === "DISCARD"] as const
-  }
-  snapshot() {
-    return this.last
-  }
-}
-const keepLast = (s: KeyedStream<string>) => op.stateful("keep_last", s, (resume: string | undefined) => new KeepLast(resume))
 const KEEP_LAST = "test_df.keep_last.statefulBatch"
 
 const ABORT = () => new TestingSource.ABORT()
@@ -446,8 +395,7 @@ describe.each([sqlite, postgres])("flows resumed from the $name store", (kind) =
       // test_stateful_on_eof_discard
       const loc = await kind.fresh()
       const items = [1, EOF_(), 2, ABORT()]
-      const Logic = baseTestLogic({ discardAfterEof: true })
-      const body = (s: Stream<number>) => op.stateful("stateful", keyAll(s), (resume: string | undefined) => new Logic(resume ?? "NEW"))
+      const body = testLogicStep(testLogic({ discardAfterEof: true }))
       expect(await runOnce(loc, items, body)).toEqual([["ALL", ["NEW", "ITEM"]], ["ALL", ["ITEM", "EOF"]]])
       expect(newestStates(await loc.rows(), "test_df.stateful.statefulBatch")).toEqual(new Map())
       expect(await runOnce(loc, items, body)).toEqual([["ALL", ["NEW", "ITEM"]]])
@@ -459,8 +407,7 @@ describe.each([sqlite, postgres])("flows resumed from the $name store", (kind) =
       // test_stateful_on_eof_retain
       const loc = await kind.fresh()
       const items = [1, EOF_(), 2, ABORT()]
-      const Logic = baseTestLogic({})
-      const body = (s: Stream<number>) => op.stateful("stateful", keyAll(s), (resume: string | undefined) => new Logic(resume ?? "NEW"))
+      const body = testLogicStep(testLogic({}))
       expect(await runOnce(loc, items, body)).toEqual([["ALL", ["NEW", "ITEM"]], ["ALL", ["ITEM", "EOF"]]])
       expect(newestStates(await loc.rows(), "test_df.stateful.statefulBatch")).toEqual(new Map([["ALL", "EOF"]]))
       expect(await runOnce(loc, items, body)).toEqual([["ALL", ["EOF", "ITEM"]]])

@@ -5,6 +5,7 @@
  */
 export { TestingSource, type TestingSourceItem } from "./TestingSource.js"
 export { TestingSink } from "./TestingSink.js"
+export { PacedSource, type PacedSourceOptions } from "./PacedSource.js"
 export { TimeTestingGetter, VirtualClock } from "./time.js"
 export { InMemoryRecovery } from "./recovery.js"
 export { ffwdIter, pollNextBatch, PollTimeoutError } from "./helpers.js"

@@ -8,9 +8,8 @@ import { type Options as CsvParseOptions, parse, type Parser } from "csv-parse"
 import type { FileHandle } from "node:fs/promises"
 import { finished } from "node:stream/promises"
 import { FileConnectorError } from "../FileConnectorError.js"
-import { OffsetQueue } from "./OffsetQueue.js"
 import { fileError } from "./paths.js"
-import type { ChunkReader } from "./ReaderPartition.js"
+import { ChunkReaderBase } from "./ReaderPartition.js"
 
 /** Bytes read per `read` call. */
 const CHUNK_SIZE = 1 << 20
@@ -20,13 +19,8 @@ interface ParsedRecord<R> {
   readonly info: { readonly bytes: number }
 }
 
-export class CsvReader<R> implements ChunkReader<R> {
-  readonly queue: OffsetQueue<R>
+export class CsvReader<R> extends ChunkReaderBase<R> {
   private readonly parser: Parser
-  private readAt: number
-  private reading: Promise<void> | undefined = undefined
-  private failure: FileConnectorError | undefined = undefined
-  eof = false
 
   constructor(
     private readonly fh: FileHandle,
@@ -34,9 +28,8 @@ export class CsvReader<R> implements ChunkReader<R> {
     start: number,
     options: CsvParseOptions
   ) {
-    const queue = new OffsetQueue<R>(start)
-    this.queue = queue
-    this.readAt = start
+    super(start)
+    const queue = this.queue
     this.parser = parse({ ...options, info: true })
     this.parser.on("data", (r: ParsedRecord<R>) => queue.push(r.record, start + r.info.bytes))
     this.parser.on("error", (e: unknown) => this.fail(e))
@@ -56,17 +49,7 @@ export class CsvReader<R> implements ChunkReader<R> {
     if (this.failure !== undefined) throw this.failure
   }
 
-  fill(): Promise<void> {
-    if (this.reading !== undefined) return this.reading
-    if (this.eof || this.failure !== undefined) return Promise.resolve()
-    const reading = this.readChunk().finally(() => {
-      this.reading = undefined
-    })
-    this.reading = reading
-    return reading
-  }
-
-  private async readChunk(): Promise<void> {
+  protected async readChunk(): Promise<void> {
     // A fresh buffer per chunk: the parser keeps slices of an unfinished record.
     const buffer = Buffer.allocUnsafe(CHUNK_SIZE)
     let n: number

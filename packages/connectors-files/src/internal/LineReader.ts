@@ -10,11 +10,9 @@
  * positions are byte positions and lines are cheap slices of it.
  */
 import type { FileHandle } from "node:fs/promises"
-import type { FileConnectorError } from "../FileConnectorError.js"
-import { OffsetQueue } from "./OffsetQueue.js"
 import { fileError, openInput } from "./paths.js"
 import { buffersOf } from "./ReadBuffers.js"
-import { type ChunkReader, ReaderPartition } from "./ReaderPartition.js"
+import { ChunkReaderBase, ReaderPartition } from "./ReaderPartition.js"
 
 const NL = 0x0a
 const CR = 0x0d
@@ -26,17 +24,11 @@ export const CHUNK_SIZE = 1 << 20
 const decodeLine = (buf: Buffer, start: number, end: number): string =>
   buf.toString("utf8", start, end > start && buf[end - 1] === CR ? end - 1 : end)
 
-export class LineReader implements ChunkReader<string> {
-  readonly queue: OffsetQueue<string>
+export class LineReader extends ChunkReaderBase<string> {
   /** Copies of the bytes of the unfinished line at the end of what was read. */
   private partial: Array<Buffer> = []
   private partialLength = 0
-  /** The file offset of the next read. */
-  private readAt: number
-  private reading: Promise<void> | undefined = undefined
-  private failure: FileConnectorError | undefined = undefined
   private readonly buffers: ReturnType<typeof buffersOf>
-  eof = false
 
   private constructor(
     private readonly fh: FileHandle,
@@ -44,8 +36,7 @@ export class LineReader implements ChunkReader<string> {
     start: number,
     chunkSize: number
   ) {
-    this.queue = new OffsetQueue(start)
-    this.readAt = start
+    super(start)
     this.buffers = buffersOf(chunkSize)
   }
 
@@ -62,17 +53,7 @@ export class LineReader implements ChunkReader<string> {
     }
   }
 
-  fill(): Promise<void> {
-    if (this.reading !== undefined) return this.reading
-    if (this.eof || this.failure !== undefined) return Promise.resolve()
-    const reading = this.readChunk().finally(() => {
-      this.reading = undefined
-    })
-    this.reading = reading
-    return reading
-  }
-
-  private async readChunk(): Promise<void> {
+  protected async readChunk(): Promise<void> {
     const buffer = await this.buffers.acquire()
     try {
       let n: number

@@ -11,7 +11,8 @@
  * while the current batch flows downstream, so the empty round trip is rare.
  */
 import { EOF, type StatefulSourcePartition } from "@weir/core"
-import type { OffsetQueue } from "./OffsetQueue.js"
+import type { FileConnectorError } from "../FileConnectorError.js"
+import { OffsetQueue } from "./OffsetQueue.js"
 import type { ReadProgress } from "./progress.js"
 
 /** What {@link ReaderPartition} needs of a reader. */
@@ -25,6 +26,42 @@ export interface ChunkReader<X> {
   /** Throws the error of a failed read or parse, if there was one. */
   throwIfFailed(): void
   close(): Promise<void>
+}
+
+/**
+ * What the chunk readers share: the queue, the file offset of the next read,
+ * and `fill`, which runs one `readChunk` at a time (a second call while one
+ * is under way waits for it) and none once the file is read or a read failed.
+ */
+export abstract class ChunkReaderBase<X> implements ChunkReader<X> {
+  readonly queue: OffsetQueue<X>
+  /** The file offset of the next read. */
+  protected readAt: number
+  /** The read under way, if any. */
+  protected reading: Promise<void> | undefined = undefined
+  /** The error of a failed read or parse; no more reads once it is set. */
+  protected failure: FileConnectorError | undefined = undefined
+  eof = false
+
+  constructor(start: number) {
+    this.queue = new OffsetQueue<X>(start)
+    this.readAt = start
+  }
+
+  fill(): Promise<void> {
+    if (this.reading !== undefined) return this.reading
+    if (this.eof || this.failure !== undefined) return Promise.resolve()
+    const reading = this.readChunk().finally(() => {
+      this.reading = undefined
+    })
+    this.reading = reading
+    return reading
+  }
+
+  /** Reads and decodes the chunk at `readAt`; sets `eof` at the end of the file and `failure` instead of rejecting. */
+  protected abstract readChunk(): Promise<void>
+  abstract throwIfFailed(): void
+  abstract close(): Promise<void>
 }
 
 /**

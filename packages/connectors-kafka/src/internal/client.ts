@@ -51,8 +51,25 @@ export const connectTimeouts = (config: ClientConfig): { readonly setupTimeoutMs
 export type Consumer = InstanceType<typeof RdKafka.KafkaConsumer>
 export type Producer = InstanceType<typeof RdKafka.Producer>
 
-/** Connect a client, failing with a {@link KafkaConnectionError} that names the brokers and what it was for. */
-const connect = <C extends Consumer | Producer>(client: C, config: ClientConfig, where: Where, what: string): Promise<C> => {
+/**
+ * Make a client with `make` and connect it. A configuration librdkafka refuses
+ * fails with a `KafkaConfigError` naming the `kind` of client; a failed
+ * connection with a {@link KafkaConnectionError} that names the brokers and
+ * what the client was for.
+ */
+const connect = <C extends Consumer | Producer>(
+  kind: "consumer" | "producer",
+  make: () => C,
+  config: ClientConfig,
+  where: Where,
+  what: string
+): Promise<C> => {
+  let client: C
+  try {
+    client = make()
+  } catch (e) {
+    return Promise.reject(configError(kind, where, e))
+  }
   const { setupTimeoutMs, waitMs } = connectTimeouts(config)
   return new Promise((resolve, reject) => {
     client.connect({ timeout: waitMs }, (err) => {
@@ -73,27 +90,13 @@ const connect = <C extends Consumer | Producer>(client: C, config: ClientConfig,
 }
 
 /** A connected consumer; `what` says what it is for ("to read topic 'orders' partition 0"). */
-export const connectConsumer = (config: ClientConfig, where: Where, what: string): Promise<Consumer> => {
-  let consumer: Consumer
-  try {
-    // No topic configuration object: an empty one would replace the topic-level settings given in `config` (auto.offset.reset, acks, …).
-    consumer = new RdKafka.KafkaConsumer(config as ConsumerGlobalConfig)
-  } catch (e) {
-    return Promise.reject(configError("consumer", where, e))
-  }
-  return connect(consumer, config, where, what)
-}
+export const connectConsumer = (config: ClientConfig, where: Where, what: string): Promise<Consumer> =>
+  // No topic configuration object: an empty one would replace the topic-level settings given in `config` (auto.offset.reset, acks, …).
+  connect("consumer", () => new RdKafka.KafkaConsumer(config as ConsumerGlobalConfig), config, where, what)
 
 /** A connected producer; `what` says what it is for ("to write topic 'orders'"). */
-export const connectProducer = (config: ClientConfig, where: Where, what: string): Promise<Producer> => {
-  let producer: Producer
-  try {
-    producer = new RdKafka.Producer(config as ProducerGlobalConfig)
-  } catch (e) {
-    return Promise.reject(configError("producer", where, e))
-  }
-  return connect(producer, config, where, what)
-}
+export const connectProducer = (config: ClientConfig, where: Where, what: string): Promise<Producer> =>
+  connect("producer", () => new RdKafka.Producer(config as ProducerGlobalConfig), config, where, what)
 
 /** Disconnect a client; never rejects (closing is best effort). */
 export const disconnect = (client: Consumer | Producer): Promise<void> =>

@@ -4,56 +4,20 @@
  * test_count_final, test_max_min_final), plus the per-batch behaviour of the
  * batch logics.
  */
-import { currentTime, Dataflow, type KeyedStream, op, runMain, StatefulLogic, type Step, type Stream } from "@weir/core"
+import { Dataflow, type KeyedStream, op, runMain, StatefulLogic, type Step, type Stream } from "@weir/core"
 import { InMemoryRecovery, TestingSource, type TestingSourceItem } from "@weir/testing"
 import { describe, expect, it } from "vitest"
 import { FoldFinalLogic, StatefulFlatMapLogic, StatefulMapLogic } from "../../src/operators/stateful.js"
-import { failsWith, flowOf, keyAll, runOf } from "./helpers.js"
+import { failsWith, flowOf, keepLast, keyAll, runOf, type TestLogic, testLogic, testLogicStep } from "./helpers.js"
 
 type Pair = readonly [string, string]
 
-/** Bytewax's BaseTestLogic: state "NEW" (or the resumed one), then "ITEM", "NOTIFY" or "EOF"; each call emits [old, new]. */
-const testLogic = (flags: {
-  readonly discardAfterItem?: boolean
-  readonly discardAfterNotify?: boolean
-  readonly discardAfterEof?: boolean
-  readonly itemTriggersNotify?: boolean
-}) =>
-  class BaseTestLogic extends StatefulLogic<number, Pair, string> {
-    private notifyAtTime: Date | undefined = undefined
-    constructor(private state: string) {
-      super()
-    }
-    private move(to: string, discard: boolean | undefined): readonly [Array<Pair>, boolean] {
-      const old = this.state
-      this.state = to
-      return [[[old, to]], discard === true]
-    }
-    onItem() {
-      if (flags.itemTriggersNotify) this.notifyAtTime = currentTime()
-      return this.move("ITEM", flags.discardAfterItem)
-    }
-    override onNotify() {
-      this.notifyAtTime = undefined
-      return this.move("NOTIFY", flags.discardAfterNotify)
-    }
-    override onEof() {
-      return this.move("EOF", flags.discardAfterEof)
-    }
-    override notifyAt() {
-      return this.notifyAtTime
-    }
-    snapshot() {
-      return this.state
-    }
-  }
-
 const runTestLogic = async (
   inp: Array<TestingSourceItem<number>>,
-  Logic: ReturnType<typeof testLogic>,
+  Logic: TestLogic,
   recovery?: InMemoryRecovery
 ): Promise<Array<readonly [string, Pair]>> => {
-  const { flow, out } = flowOf(inp, (s) => op.stateful("stateful", keyAll(s), (resume: string | undefined) => new Logic(resume ?? "NEW")))
+  const { flow, out } = flowOf(inp, testLogicStep(Logic))
   await runMain(flow, { epochInterval: 0, ...(recovery === undefined ? {} : { recovery }) })
   return out
 }
@@ -109,27 +73,8 @@ describe("stateful: the StatefulLogic lifecycle", () => {
   })
 })
 
-/** Bytewax's KeepLastLogic: emits [previous, value]; discards when the value is "DISCARD". */
-class KeepLast extends StatefulLogic<string, readonly [string | undefined, string], string | undefined> {
-  constructor(private last: string | undefined) {
-    super()
-  }
-  onItem(value: string) {
-    const old = this.last
-    this.last = value
-    return [[[old, value] as const], value === "DISCARD"] as const
-  }
-  snapshot() {
-    return this.last
-  }
-}
-
 const runKeepLast = async (inp: Array<TestingSourceItem<Pair>>, options: { recovery?: InMemoryRecovery; batchSize?: number } = {}) => {
-  const { flow, out } = flowOf(
-    inp,
-    (s: KeyedStream<string>) => op.stateful("keep_last", s, (resume: string | undefined) => new KeepLast(resume)),
-    options.batchSize
-  )
+  const { flow, out } = flowOf(inp, keepLast, options.batchSize)
   await runMain(flow, options.recovery === undefined ? {} : { epochInterval: 0, recovery: options.recovery })
   return out
 }
