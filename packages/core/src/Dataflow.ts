@@ -9,7 +9,8 @@ import { Pipeable } from "effect"
 import type { KernelStep } from "./internal/kernel.js"
 import type * as Duration from "effect/Duration"
 import type { TTLCache } from "./operators/enrich.js"
-import type { BranchOut } from "./operators/kernel.js"
+import type { CollectOptions } from "./operators/collect.js"
+import type { BranchOut, StatefulOptions } from "./operators/kernel.js"
 import type { Sink } from "./outputs.js"
 import type { StatefulBatchLogic, StatefulLogic } from "./StatefulLogic.js"
 
@@ -102,7 +103,8 @@ export interface Stream<X> extends Pipeable.Pipeable {
   then<W, S>(
     operator: Tagged<"statefulBatch">,
     stepId: string,
-    builder: (resumeState: S | undefined) => StatefulBatchLogic<ValueOf<X>, W, S>
+    builder: (resumeState: S | undefined) => StatefulBatchLogic<ValueOf<X>, W, S>,
+    options?: StatefulOptions
   ): KeyedStream<W>
   then<Y>(operator: Tagged<"map">, stepId: string, mapper: (item: X) => Y): Stream<Y>
   then<W>(operator: Tagged<"mapValue">, stepId: string, mapper: (value: ValueOf<X>) => W): KeyedStream<W>
@@ -125,39 +127,50 @@ export interface Stream<X> extends Pipeable.Pipeable {
   then<W, S>(
     operator: Tagged<"stateful">,
     stepId: string,
-    builder: (resumeState: NoInfer<S> | undefined) => StatefulLogic<ValueOf<X>, W, S>
+    builder: (resumeState: NoInfer<S> | undefined) => StatefulLogic<ValueOf<X>, W, S>,
+    options?: StatefulOptions
   ): KeyedStream<W>
   then<W, S>(
     operator: Tagged<"statefulMap">,
     stepId: string,
-    mapper: (state: S | undefined, value: ValueOf<X>) => readonly [S | undefined, W]
+    mapper: (state: S | undefined, value: ValueOf<X>) => readonly [S | undefined, W],
+    options?: StatefulOptions
   ): KeyedStream<W>
   then<W, S>(
     operator: Tagged<"statefulFlatMap">,
     stepId: string,
-    mapper: (state: S | undefined, value: ValueOf<X>) => readonly [S | undefined, Iterable<W>]
+    mapper: (state: S | undefined, value: ValueOf<X>) => readonly [S | undefined, Iterable<W>],
+    options?: StatefulOptions
   ): KeyedStream<W>
   then<S>(
     operator: Tagged<"foldFinal">,
     stepId: string,
     builder: () => S,
-    folder: (acc: S, value: ValueOf<X>) => S
+    folder: (acc: S, value: ValueOf<X>) => S,
+    options?: StatefulOptions
   ): KeyedStream<S>
   then(
     operator: Tagged<"reduceFinal">,
     stepId: string,
-    reducer: (acc: ValueOf<X>, value: ValueOf<X>) => ValueOf<X>
+    reducer: (acc: ValueOf<X>, value: ValueOf<X>) => ValueOf<X>,
+    options?: StatefulOptions
   ): KeyedStream<ValueOf<X>>
-  then(operator: Tagged<"countFinal">, stepId: string, key: (item: X) => string): KeyedStream<number>
+  then(
+    operator: Tagged<"countFinal">,
+    stepId: string,
+    key: (item: X) => string,
+    options?: StatefulOptions
+  ): KeyedStream<number>
   then(
     operator: Tagged<"maxFinal" | "minFinal">,
     stepId: string,
-    by?: (value: ValueOf<X>) => unknown
+    by?: (value: ValueOf<X>) => unknown,
+    options?: StatefulOptions
   ): KeyedStream<ValueOf<X>>
   then(
     operator: Tagged<"collect">,
     stepId: string,
-    options: { readonly timeout: Duration.Input; readonly maxSize: number }
+    options: CollectOptions
   ): KeyedStream<Array<ValueOf<X>>>
   then<Y, K, V>(
     operator: Tagged<"enrichCached">,

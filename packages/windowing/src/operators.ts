@@ -53,6 +53,21 @@ class FoldLogic<V, S> extends WindowLogic<V, S, S> {
  * const sums = win.foldWindow("sum", readings, clock, new TumblingWindower("1 minute", new Date(0)),
  *   () => 0, (sum, r: Reading) => sum + r.value, (a, b) => a + b)
  * sums.down // [sensor, [windowId, sum]]
+ * const sums2 = readings.pipe(win.foldWindow("sum2", clock, new TumblingWindower("1 minute", new Date(0)),
+ *   () => 0, (sum, r) => sum + r.value, (a, b) => a + b))
+ * ```
+ *
+ * `ttl` in the options discards a key that receives no item for that long,
+ * with its open windows (see {@link WindowOptions}):
+ *
+ * @example
+ * ```ts
+ * interface Reading { readonly at: Date; readonly value: number }
+ * declare const readings: KeyedStream<Reading>   // keyed by sensor
+ *
+ * const clock = new EventClock((r: Reading) => r.at, "10 seconds")
+ * const sums = win.foldWindow("sum", readings, clock, new TumblingWindower("1 minute", new Date(0)),
+ *   () => 0, (sum, r: Reading) => sum + r.value, (a, b) => a + b, { ttl: "1 hour" })
  * ```
  * @since 0.1.0
  */
@@ -115,6 +130,19 @@ const NONE: unique symbol = Symbol("none")
  *
  * const windower = new TumblingWindower("1 minute", new Date(0))
  * const maxes = win.reduceWindow("max", temps, new SystemClock(), windower, (a: number, b: number) => Math.max(a, b))
+ * const maxes2 = temps.pipe(win.reduceWindow("max2", new SystemClock(), windower, (a, b) => Math.max(a, b)))
+ * ```
+ *
+ * With `ttl` (see {@link WindowOptions}):
+ *
+ * @example
+ * ```ts
+ * declare const temps: KeyedStream<number>   // celsius, keyed by sensor
+ *
+ * const windower = new TumblingWindower("1 minute", new Date(0))
+ * const maxes = win.reduceWindow("max", temps, new SystemClock(), windower, (a: number, b: number) => Math.max(a, b), {
+ *   ttl: "1 hour"
+ * })
  * ```
  * @since 0.1.0
  */
@@ -147,7 +175,8 @@ export const reduceWindow: {
     type Acc = V | typeof NONE
     const step = (a: Acc, b: Acc): Acc => (a === NONE ? b : b === NONE ? a : reducer(a, b))
     const folded = foldWindow<V, Acc>("foldWindow", up, clock, windower, () => NONE, step, step, {
-      ordered: options.ordered ?? false
+      ordered: options.ordered ?? false,
+      ttl: options.ttl
     })
     return {
       down: folded.down as unknown as KeyedStream<readonly [number, V]>,
@@ -169,6 +198,19 @@ export const reduceWindow: {
  * const clock = new EventClock((c: Click) => c.at, "30 seconds")
  * const batches = win.collectWindow("collect", clicks, clock, new SessionWindower("5 minutes"))
  * batches.down // [user, [sessionId, clicks[]]]
+ * const batches2 = clicks.pipe(win.collectWindow("collect2", clock, new SessionWindower("5 minutes")))
+ * ```
+ *
+ * With `ttl` (see {@link WindowOptions}):
+ *
+ * @example
+ * ```ts
+ * interface Click { readonly at: Date; readonly page: string }
+ * declare const clicks: KeyedStream<Click>   // keyed by user
+ *
+ * const clock = new EventClock((c: Click) => c.at, "30 seconds")
+ * // A user silent for a day is forgotten, with any session still open.
+ * const sessions = win.collectWindow("sessions", clicks, clock, new SessionWindower("5 minutes"), { ttl: "1 day" })
  * ```
  * @since 0.1.0
  */
@@ -216,6 +258,20 @@ export const collectWindow: {
  *
  * const perUser = win.countWindow("count", clicks, new EventClock((c: Click) => c.at, "1 minute"),
  *   new TumblingWindower("1 hour", new Date(0)), (c) => c.user)
+ * const perUser2 = clicks.pipe(win.countWindow("count2", new EventClock((c: Click) => c.at, "1 minute"),
+ *   new TumblingWindower("1 hour", new Date(0)), (c) => c.user))
+ * ```
+ *
+ * `options` are the {@link WindowOptions} (`ordered` defaults to `false`
+ * here), e.g. a `ttl`:
+ *
+ * @example
+ * ```ts
+ * interface Click { readonly user: string; readonly at: Date }
+ * declare const clicks: Stream<Click>
+ *
+ * const perUser = win.countWindow("count", clicks, new EventClock((c: Click) => c.at, "1 minute"),
+ *   new TumblingWindower("1 hour", new Date(0)), (c) => c.user, { ttl: "1 day" })
  * ```
  * @since 0.1.0
  */
@@ -224,22 +280,25 @@ export const countWindow: {
     stepId: string,
     clock: Clock<NoInfer<X>, unknown>,
     windower: Windower<unknown>,
-    key: (item: X) => string
+    key: (item: X) => string,
+    options?: WindowOptions
   ): (up: Stream<X>) => WindowOut<X, number>
   <X>(
     stepId: string,
     up: Stream<X>,
     clock: Clock<X, unknown>,
     windower: Windower<unknown>,
-    key: (item: X) => string
+    key: (item: X) => string,
+    options?: WindowOptions
   ): WindowOut<X, number>
-} & Tagged<"countWindow"> = dataLast(4, defineOperator(
+} & Tagged<"countWindow"> = dataLast(5, defineOperator(
   "countWindow",
   up0,
-  <X>(up: Stream<X>, clock: Clock<X, unknown>, windower: Windower<unknown>, key: (item: X) => string) => {
+  <X>(up: Stream<X>, clock: Clock<X, unknown>, windower: Windower<unknown>, key: (item: X) => string, options: WindowOptions = {}) => {
     const keyed = op.keyOn("keyOn", up, key)
     return foldWindow<X, number>("foldWindow", keyed, clock, windower, () => 0, (n) => n + 1, (a, b) => a + b, {
-      ordered: false
+      ordered: options.ordered ?? false,
+      ttl: options.ttl
     })
   }
 ))
@@ -259,6 +318,19 @@ const byExtreme = <V>(pickLeft: (a: unknown, b: unknown) => boolean, by: (v: V) 
  * const clock = new EventClock((r: Reading) => r.at, "10 seconds")
  * const windower = new TumblingWindower("1 minute", new Date(0))
  * const hottest = win.maxWindow("max", readings, clock, windower, (r: Reading) => r.celsius)
+ * const hottest2 = readings.pipe(win.maxWindow("max2", clock, windower, (r) => r.celsius))
+ * ```
+ *
+ * With {@link WindowOptions} after `by`, e.g. a `ttl`:
+ *
+ * @example
+ * ```ts
+ * interface Reading { readonly at: Date; readonly celsius: number }
+ * declare const readings: KeyedStream<Reading>   // keyed by sensor
+ *
+ * const clock = new EventClock((r: Reading) => r.at, "10 seconds")
+ * const windower = new TumblingWindower("1 minute", new Date(0))
+ * const hottest = win.maxWindow("max", readings, clock, windower, (r: Reading) => r.celsius, { ttl: "1 hour" })
  * ```
  * @since 0.1.0
  */
@@ -267,20 +339,28 @@ export const maxWindow: {
     stepId: string,
     clock: Clock<NoInfer<V>, unknown>,
     windower: Windower<unknown>,
-    by?: (value: V) => unknown
+    by?: (value: V) => unknown,
+    options?: WindowOptions
   ): (up: KeyedStream<V>) => WindowOut<V, V>
   <V>(
     stepId: string,
     up: KeyedStream<V>,
     clock: Clock<V, unknown>,
     windower: Windower<unknown>,
-    by?: (value: V) => unknown
+    by?: (value: V) => unknown,
+    options?: WindowOptions
   ): WindowOut<V, V>
-} & Tagged<"maxWindow"> = dataLast(4, defineOperator(
+} & Tagged<"maxWindow"> = dataLast(5, defineOperator(
   "maxWindow",
   up0,
-  <V>(up: KeyedStream<V>, clock: Clock<V, unknown>, windower: Windower<unknown>, by: (v: V) => unknown = (v) => v) =>
-    reduceWindow("reduceWindow", up, clock, windower, byExtreme<V>((a, b) => !((b as number) > (a as number)), by))
+  <V>(
+    up: KeyedStream<V>,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    by: (v: V) => unknown = (v) => v,
+    options?: WindowOptions
+  ) =>
+    reduceWindow("reduceWindow", up, clock, windower, byExtreme<V>((a, b) => !((b as number) > (a as number)), by), options)
 ))
 
 /**
@@ -294,6 +374,19 @@ export const maxWindow: {
  * const clock = new EventClock((r: Reading) => r.at, "10 seconds")
  * const windower = new TumblingWindower("1 minute", new Date(0))
  * const coldest = win.minWindow("min", readings, clock, windower, (r: Reading) => r.celsius)
+ * const coldest2 = readings.pipe(win.minWindow("min2", clock, windower, (r) => r.celsius))
+ * ```
+ *
+ * With {@link WindowOptions} after `by`, e.g. a `ttl`:
+ *
+ * @example
+ * ```ts
+ * interface Reading { readonly at: Date; readonly celsius: number }
+ * declare const readings: KeyedStream<Reading>   // keyed by sensor
+ *
+ * const clock = new EventClock((r: Reading) => r.at, "10 seconds")
+ * const windower = new TumblingWindower("1 minute", new Date(0))
+ * const coldest = win.minWindow("min", readings, clock, windower, (r: Reading) => r.celsius, { ttl: "1 hour" })
  * ```
  * @since 0.1.0
  */
@@ -302,20 +395,28 @@ export const minWindow: {
     stepId: string,
     clock: Clock<NoInfer<V>, unknown>,
     windower: Windower<unknown>,
-    by?: (value: V) => unknown
+    by?: (value: V) => unknown,
+    options?: WindowOptions
   ): (up: KeyedStream<V>) => WindowOut<V, V>
   <V>(
     stepId: string,
     up: KeyedStream<V>,
     clock: Clock<V, unknown>,
     windower: Windower<unknown>,
-    by?: (value: V) => unknown
+    by?: (value: V) => unknown,
+    options?: WindowOptions
   ): WindowOut<V, V>
-} & Tagged<"minWindow"> = dataLast(4, defineOperator(
+} & Tagged<"minWindow"> = dataLast(5, defineOperator(
   "minWindow",
   up0,
-  <V>(up: KeyedStream<V>, clock: Clock<V, unknown>, windower: Windower<unknown>, by: (v: V) => unknown = (v) => v) =>
-    reduceWindow("reduceWindow", up, clock, windower, byExtreme<V>((a, b) => !((b as number) < (a as number)), by))
+  <V>(
+    up: KeyedStream<V>,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    by: (v: V) => unknown = (v) => v,
+    options?: WindowOptions
+  ) =>
+    reduceWindow("reduceWindow", up, clock, windower, byExtreme<V>((a, b) => !((b as number) < (a as number)), by), options)
 ))
 
 /** How `joinWindow` records a new value of a side. */
@@ -390,6 +491,18 @@ class JoinWindowLogic extends WindowLogic<Labelled, Array<unknown>, Array<Array<
  * const clock = new SystemClock()
  * const joined = win.joinWindow("join", clock, new TumblingWindower("1 minute", new Date(0)), [orders, payments])
  * joined.down // [orderId, [windowId, [order, payment]]]
+ * ```
+ *
+ * `ttl` in the options (see {@link WindowOptions}) discards a key that receives
+ * no item on any side for that long, with its open windows:
+ *
+ * @example
+ * ```ts
+ * declare const orders: KeyedStream<{ readonly amount: number }>     // keyed by order id
+ * declare const payments: KeyedStream<{ readonly paid: number }>    // keyed by order id
+ *
+ * const windower = new TumblingWindower("1 minute", new Date(0))
+ * const joined = win.joinWindow("join", new SystemClock(), windower, [orders, payments], { ttl: "1 hour" })
  * ```
  * @since 0.1.0
  */

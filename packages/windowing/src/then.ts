@@ -44,14 +44,16 @@ declare module "@weir/core" {
       stepId: string,
       clock: Clock<X, unknown>,
       windower: Windower<unknown>,
-      key: (item: X) => string
+      key: (item: X) => string,
+      options?: WindowOptions
     ): WindowOut<X, number>
     then(
       operator: Tagged<"maxWindow" | "minWindow">,
       stepId: string,
       clock: Clock<ValueOf<X>, unknown>,
       windower: Windower<unknown>,
-      by?: (value: ValueOf<X>) => unknown
+      by?: (value: ValueOf<X>) => unknown,
+      options?: WindowOptions
     ): WindowOut<ValueOf<X>, ValueOf<X>>
     then<W, S>(
       operator: Tagged<"window">,

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import { currentTimeMillis, dataLast, defineOperator, type Tagged as OperatorTagged, type KeyedStream, type LogicResult, op, StatefulBatchLogic, type Stream } from "@weir/core"
+import * as Duration from "effect/Duration"
 import type { Clock, ClockLogic } from "./clocks.js"
 import type { WindowMetadata, Windower, WindowerLogic } from "./windowers.js"
 
@@ -53,6 +54,19 @@ export interface WindowOut<V, W> {
 export interface WindowOptions {
   /** Process a key's items in timestamp order once the watermark passes them (default `true`). */
   readonly ordered?: boolean | undefined
+  /**
+   * Time-to-live of a key's window state, on the run's (system) clock: a key
+   * that receives no item for this long is discarded with every window it
+   * still has open — those windows emit nothing, not even `meta` — and its
+   * snapshot is removed from the recovery store. A key whose windows have all
+   * closed is dropped anyway, so `ttl` matters for windows that would stay
+   * open: an event-time window waiting for a watermark that a quiet key no
+   * longer advances, or one opened by a timestamp far in the future. Keep it
+   * longer than a window's length plus the clock's wait if windows should
+   * close before their key expires (a window due no later than the expiry
+   * always closes first). Default: none.
+   */
+  readonly ttl?: Duration.Input | undefined
 }
 
 /** What the per-key logic emits before it is split into `down`, `late` and `meta`. */
@@ -329,6 +343,17 @@ const emit = (out: Array<Tagged> | undefined, id: number, ws: Iterable<unknown>)
   return out
 }
 
+/** `ttl` as given, once checked to be a positive duration (the error names the window operators). */
+const checkTtl = (ttl: Duration.Input | undefined): Duration.Input | undefined => {
+  if (ttl === undefined) return undefined
+  const d = Duration.fromInput(ttl)
+  if (d._tag === "None" || !(Duration.toMillis(d.value) > 0)) {
+    const got = typeof ttl === "string" || typeof ttl === "number" ? JSON.stringify(ttl) : `a \`${typeof ttl}\``
+    throw new TypeError(`window operators: 'ttl' must be a positive duration, e.g. "1 hour" or a number of milliseconds; got ${got} instead`)
+  }
+  return ttl
+}
+
 const pick = (tag: 0 | 1 | 2) => (batch: Array<readonly [string, Tagged]>) => {
   const out: Array<readonly [string, readonly [number, unknown]]> = []
   for (let i = 0; i < batch.length; i++) {
@@ -359,6 +384,27 @@ const pick = (tag: 0 | 1 | 2) => (batch: Array<readonly [string, Tagged]>) => {
  * const out = win.window("sums", readings, new EventClock((r: Reading) => r.at, "10 seconds"),
  *   new TumblingWindower("1 minute", new Date(0)), (resume: number | undefined) => new Sum(resume))
  * out.down // [key, [windowId, sum]]
+ * const out2 = readings.pipe(win.window("sums2", new EventClock((r: Reading) => r.at, "10 seconds"),
+ *   new TumblingWindower("1 minute", new Date(0)), (resume: number | undefined) => new Sum(resume)))
+ * ```
+ *
+ * With `ttl` (see {@link WindowOptions}), a key that receives no item for that
+ * long is discarded with its open windows, in memory and in the recovery store:
+ *
+ * @example
+ * ```ts
+ * interface Reading { readonly at: Date; readonly value: number }
+ * declare const readings: KeyedStream<Reading>   // keyed by sensor
+ * class Count extends WindowLogic<Reading, number, number> {
+ *   constructor(private n = 0) { super() }
+ *   onValue() { this.n += 1; return [] }
+ *   onMerge(original: Count) { this.n += original.n; return [] }
+ *   onClose() { return [this.n] }
+ *   snapshot() { return this.n }
+ * }
+ * // A sensor silent for a day is forgotten, windows and all.
+ * const counts = win.window("counts", readings, new EventClock((r: Reading) => r.at, "10 seconds"),
+ *   new TumblingWindower("1 minute", new Date(0)), (resume: number | undefined) => new Count(resume), { ttl: "1 day" })
  * ```
  * @since 0.1.0
  */
@@ -398,7 +444,8 @@ export const window: {
     const tagged = op.statefulBatch(
       "statefulBatch",
       up,
-      (resume: WindowKeyState | undefined) => new WindowKeyLogic<V, W, S>(clock, windower, builder, ordered, resume)
+      (resume: WindowKeyState | undefined) => new WindowKeyLogic<V, W, S>(clock, windower, builder, ordered, resume),
+      { ttl: checkTtl(options.ttl) }
     )
     const down = op.flatMapBatch("down", tagged, pick(0)) as Stream<readonly [string, readonly [number, W]]>
     const late = op.flatMapBatch("late", tagged, pick(1)) as Stream<readonly [string, readonly [number, V]]>

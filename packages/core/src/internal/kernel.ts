@@ -25,6 +25,8 @@ export type KernelStep =
   | {
     readonly kind: "statefulBatch"
     readonly builder: (resume: unknown) => StatefulBatchLogic<unknown, unknown, unknown>
+    /** A key untouched (no items) for this long is discarded; `undefined`: keys live until their logic discards them. */
+    readonly ttlMs?: number | undefined
   }
 
 /**

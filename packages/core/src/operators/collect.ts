@@ -8,7 +8,7 @@ import { dataLast, defineOperator, type KeyedStream, typeName, type Tagged } fro
 import { nowMillis } from "../runtime/clock.js"
 import { type LogicResult, StatefulBatchLogic } from "../StatefulLogic.js"
 import { upPort } from "./checks.js"
-import { statefulBatch } from "./kernel.js"
+import { statefulBatch, ttlMillis } from "./kernel.js"
 
 const DISCARD = true
 
@@ -68,6 +68,25 @@ export class CollectLogic<V> extends StatefulBatchLogic<V, Array<V>, CollectStat
 }
 
 /**
+ * Options of {@link collect}.
+ *
+ * @since 0.2.0
+ */
+export interface CollectOptions {
+  /** Emit a key's list when no value has arrived for this long. */
+  readonly timeout: Duration.Input
+  /** Emit a key's list once it holds this many values. */
+  readonly maxSize: number
+  /**
+   * Time-to-live of a key's state (see `StatefulOptions`): a key that receives
+   * no value for this long is discarded, with its snapshot. A list still
+   * pending then is lost, so keep `ttl` above `timeout` (the timeout then
+   * always emits first) unless dropping is what you want. Default: none.
+   */
+  readonly ttl?: Duration.Input | undefined
+}
+
+/**
  * Collect each key's values, in arrival order, into arrays emitted when
  * `maxSize` values have arrived, when no value has arrived for `timeout`, or
  * at end of input.
@@ -76,23 +95,25 @@ export class CollectLogic<V> extends StatefulBatchLogic<V, Array<V>, CollectStat
  * ```ts
  * const batches = op.collect("batch", keyed, { timeout: "10 seconds", maxSize: 3 })
  * // [0..9] keyed "ALL" → ["ALL", [0, 1, 2]], ["ALL", [3, 4, 5]], ["ALL", [6, 7, 8]], ["ALL", [9]]
+ * const batches2 = keyed.pipe(op.collect("batch2", { timeout: "10 seconds", maxSize: 3 }))
+ * ```
+ *
+ * `ttl` bounds how long a key's state may sit untouched (see {@link CollectOptions}):
+ *
+ * @example
+ * ```ts
+ * // Lists of up to 100 values or 10 seconds of quiet; a key idle for an hour is forgotten.
+ * const lists = op.collect("lists", keyed, { timeout: "10 seconds", maxSize: 100, ttl: "1 hour" })
  * ```
  * @since 0.1.0
  */
 export const collect: {
-  <V>(
-    stepId: string,
-    options: { readonly timeout: Duration.Input; readonly maxSize: number }
-  ): (up: KeyedStream<V>) => KeyedStream<Array<V>>
-  <V>(
-    stepId: string,
-    up: KeyedStream<V>,
-    options: { readonly timeout: Duration.Input; readonly maxSize: number }
-  ): KeyedStream<Array<V>>
+  <V>(stepId: string, options: CollectOptions): (up: KeyedStream<V>) => KeyedStream<Array<V>>
+  <V>(stepId: string, up: KeyedStream<V>, options: CollectOptions): KeyedStream<Array<V>>
 } & Tagged<"collect"> = dataLast(2, defineOperator(
   "collect",
   upPort,
-  <V>(up: KeyedStream<V>, options: { readonly timeout: Duration.Input; readonly maxSize: number }) => {
+  <V>(up: KeyedStream<V>, options: CollectOptions) => {
     if (typeof options !== "object" || options === null) {
       throw new TypeError(
         `operator 'collect': 'options' must be an object \`{ timeout, maxSize }\`; got a \`${typeName(options)}\` instead`
@@ -105,10 +126,12 @@ export const collect: {
       throw new TypeError(`operator 'collect': 'maxSize' must be a positive integer; got ${String(maxSize)}`)
     }
     const timeoutMs = Duration.toMillis(timeout.value)
+    const ttl = ttlMillis("collect", options)
     return statefulBatch(
       "statefulBatch",
       up,
-      (resume: CollectState<V> | undefined) => new CollectLogic<V>(resume, timeoutMs, maxSize)
+      (resume: CollectState<V> | undefined) => new CollectLogic<V>(resume, timeoutMs, maxSize),
+      { ttl }
     )
   }
 ))

@@ -13,7 +13,8 @@ export {
   merge,
   output,
   redistribute,
-  statefulBatch
+  statefulBatch,
+  type StatefulOptions
 } from "./kernel.js"
 export {
   filter,
@@ -41,6 +42,6 @@ export {
   statefulFlatMap,
   statefulMap
 } from "./stateful.js"
-export { collect, type CollectState } from "./collect.js"
-export { join, type JoinEmitMode, type JoinInsertMode, type JoinRow, joinRows } from "./join.js"
+export { collect, type CollectOptions, type CollectState } from "./collect.js"
+export { join, type JoinEmitMode, type JoinInsertMode, type JoinOptions, type JoinRow, joinRows } from "./join.js"
 export { enrichCached, TTLCache } from "./enrich.js"

@@ -5,7 +5,8 @@
  */
 import { defineOperator, type KeyedStream } from "../Dataflow.js"
 import { type LogicResult, StatefulBatchLogic } from "../StatefulLogic.js"
-import { merge, statefulBatch } from "./kernel.js"
+import { merge, statefulBatch, ttlMillis } from "./kernel.js"
+import type * as Duration from "effect/Duration"
 import { mapValue } from "./stateless.js"
 
 /**
@@ -118,6 +119,26 @@ const pushRows = (out: Array<Array<unknown>>, seen: ReadonlyArray<ReadonlyArray<
 }
 
 /**
+ * Options of {@link join}.
+ *
+ * @since 0.2.0
+ */
+export interface JoinOptions {
+  /** `first` keeps a side's first value, `last` (default) its newest, `product` all of them. */
+  readonly insertMode?: JoinInsertMode | undefined
+  /** `complete` (default), `running` or `final`: see {@link join}. */
+  readonly emitMode?: JoinEmitMode | undefined
+  /**
+   * Time-to-live of a key's state (see `StatefulOptions`): a key that receives
+   * no value on any side for this long is discarded, with its snapshot, and
+   * emits nothing (a `final` join then leaves it out at end of input). Bounds
+   * the state of a `running` join, or of a `complete` one whose other side
+   * never comes. Default: none.
+   */
+  readonly ttl?: Duration.Input | undefined
+}
+
+/**
  * Join keyed streams on their keys. Each side is a keyed stream; rows are
  * emitted as `[key, row]` with one slot per side.
  *
@@ -125,24 +146,34 @@ const pushRows = (out: Array<Array<unknown>>, seen: ReadonlyArray<ReadonlyArray<
  * - `emitMode` (default `complete`): `complete` emits once every side has a value, then forgets the
  *   key (inner join, one-shot); `running` emits on every value (missing sides `undefined`) and keeps
  *   state forever; `final` emits at end of input.
+ * - `ttl` (default none): forget a key that received no value for that long (see {@link JoinOptions}).
  *
  * @example
  * ```ts
+ * declare const names: KeyedStream<string>    // keyed by user id
+ * declare const emails: KeyedStream<string>   // keyed by user id
  * const joined = op.join("join", [names, emails])          // ["u1", ["Ada", "ada@x"]]
  * const outer = op.join("all", [names, emails], { emitMode: "running" })
+ * ```
+ * @example
+ * ```ts
+ * declare const orders: KeyedStream<{ readonly amount: number }>    // keyed by order id
+ * declare const payments: KeyedStream<{ readonly paid: number }>   // keyed by order id
+ * // An order whose payment has not come within a day is forgotten (and removed from the recovery store).
+ * const paid = op.join("paid", [orders, payments], { ttl: "1 day" })
  * ```
  * @since 0.1.0
  */
 export const join: <const Sides extends ReadonlyArray<KeyedStream<unknown>>>(
   stepId: string,
   sides: Sides,
-  options?: { readonly insertMode?: JoinInsertMode | undefined; readonly emitMode?: JoinEmitMode | undefined }
+  options?: JoinOptions
 ) => KeyedStream<JoinRow<Sides>> = defineOperator(
   "join",
   { ups: [{ name: "sides", index: 0, kind: "array" }] },
   (
     sides: ReadonlyArray<KeyedStream<unknown>>,
-    options: { readonly insertMode?: JoinInsertMode | undefined; readonly emitMode?: JoinEmitMode | undefined } = {}
+    options: JoinOptions = {}
   ) => {
     const insert = options.insertMode ?? "last"
     const emit = options.emitMode ?? "complete"
@@ -153,13 +184,15 @@ export const join: <const Sides extends ReadonlyArray<KeyedStream<unknown>>>(
       throw new TypeError(`unknown join emit mode '${String(emit)}'; use "complete", "final" or "running"`)
     }
     if (sides.length === 0) throw new TypeError("operator 'join' needs at least one side")
+    const ttl = ttlMillis("join", options)
     const labelled = sides.map((side, i) => mapValue(`label_${i}`, side, (v: unknown): Labelled => [i, v]))
     const n = sides.length
     return statefulBatch(
       "statefulBatch",
       merge("merge", ...labelled),
       (resume: Array<Array<unknown>> | undefined) =>
-        new JoinLogic(resume ?? Array.from({ length: n }, () => []), insert, emit)
+        new JoinLogic(resume ?? Array.from({ length: n }, () => []), insert, emit),
+      { ttl }
     )
   }
   // The body works on untyped rows; the signature above gives them their per-side types.

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import { buildingStep, dataLast, defineOperator, kernelOutput, typeName, type KeyedStream, type Stream, type Tagged } from "../Dataflow.js"
 import type { Dataflow } from "../Dataflow.js"
 import { isSource, type Source } from "../inputs.js"
@@ -52,6 +53,7 @@ export const input: <X>(stepId: string, flow: Dataflow, source: Source<X>) => St
  * @example
  * ```ts
  * op.output("out", nums, new StdOutSink())
+ * nums.pipe(op.output("out2", new StdOutSink()))
  * ```
  * @since 0.1.0
  */
@@ -78,6 +80,7 @@ export const output: {
  * @example
  * ```ts
  * const words = op.flatMapBatch("split", lines, (batch: string[]) => batch.flatMap((l) => l.split(" ")))
+ * const words2 = lines.pipe(op.flatMapBatch("split2", (batch) => batch.flatMap((l) => l.split(" "))))
  * ```
  * @since 0.1.0
  */
@@ -126,7 +129,9 @@ export interface BranchOut<T, F> {
  *
  * @example
  * ```ts
+ * declare const mixed: Stream<number | string>
  * const { trues: ints, falses: strs } = op.branch("split", mixed, (x: number | string): x is number => typeof x === "number")
+ * const { trues: ints2, falses: strs2 } = mixed.pipe(op.branch("split2", (x): x is number => typeof x === "number"))
  * ```
  * @since 0.1.0
  */
@@ -146,6 +151,8 @@ export const branch: {
  *
  * @example
  * ```ts
+ * declare const lefts: Stream<number>
+ * declare const rights: Stream<number>
  * const all = op.merge("all", lefts, rights)
  * ```
  * @since 0.1.0
@@ -165,7 +172,9 @@ export const merge: <X>(stepId: string, ...ups: Array<Stream<X>>) => Stream<X> =
  *
  * @example
  * ```ts
+ * declare const images: Stream<Uint8Array>
  * const spread = op.redistribute("spread", images)
+ * const spread2 = images.pipe(op.redistribute("spread2"))
  * ```
  * @since 0.1.0
  */
@@ -207,6 +216,7 @@ export const repr = (item: unknown): string => {
  * @example
  * ```ts
  * nums.then(op.inspectDebug, "dbg")  // prints: flow.dbg W0 @1: 1
+ * nums.pipe(op.inspectDebug("dbg2"))  // prints: flow.dbg2 W0 @1: 1
  * ```
  * @since 0.1.0
  */
@@ -234,37 +244,115 @@ export const inspectDebug: {
 ))
 
 /**
- * The lowest-level stateful operator: one {@link StatefulBatchLogic} per key,
- * built by `builder(resumeState)`, fed every value of its key that arrived
- * together. Keys route to one worker by a stable hash.
+ * Options of the keyed stateful operators (`statefulMap`, `stateful`,
+ * `statefulBatch`, `foldFinal`, …; `collect` and `join` take `ttl` in their
+ * own options).
  *
  * @example
  * ```ts
+ * const options: StatefulOptions = { ttl: "1 hour" }
+ * const sums = op.statefulMap("sum", keyed, (sum: number | undefined, x: number) => [(sum ?? 0) + x, (sum ?? 0) + x] as const, options)
+ * ```
+ * @since 0.2.0
+ */
+export interface StatefulOptions {
+  /**
+   * Time-to-live of each key's state: a key that receives no item for this
+   * long, on the run's clock, is discarded — its logic gets no `onNotify` or
+   * `onEof` call and emits nothing — and its snapshot is removed from the
+   * recovery store (a later item for the key starts from fresh state). Only
+   * items touch a key: the logic's own `onNotify` does not extend its life.
+   * Default: none (a key lives until its logic discards it).
+   */
+  readonly ttl?: Duration.Input | undefined
+}
+
+/**
+ * @internal `options.ttl` in milliseconds, or `undefined` for none (no
+ * options, no `ttl`, or an infinite one). Throws at definition time, naming
+ * the operator, when `options` is not an object or `ttl` not a positive duration.
+ */
+export const ttlMillis = (opType: string, options: unknown): number | undefined => {
+  if (options === undefined) return undefined
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `operator '${opType}': 'options' must be an object such as \`{ ttl: "1 hour" }\`; got a \`${typeName(options)}\` instead`
+    )
+  }
+  const ttl = (options as { readonly ttl?: unknown }).ttl
+  if (ttl === undefined) return undefined
+  const d = Duration.fromInput(ttl as Duration.Input)
+  const ms = d._tag === "Some" ? Duration.toMillis(d.value) : NaN
+  if (!(ms > 0)) {
+    throw new TypeError(
+      `operator '${opType}': 'ttl' must be a positive duration, e.g. "1 hour" or a number of milliseconds; ` +
+        `got ${typeof ttl === "string" || typeof ttl === "number" ? JSON.stringify(ttl) : `a \`${typeName(ttl)}\``} instead`
+    )
+  }
+  return Number.isFinite(ms) ? ms : undefined
+}
+
+/**
+ * The lowest-level stateful operator: one {@link StatefulBatchLogic} per key,
+ * built by `builder(resumeState)`, fed every value of its key that arrived
+ * together. Keys route to one worker by a stable hash. With `ttl`, a key that
+ * receives no item for that long is discarded without `onNotify`/`onEof`
+ * (see {@link StatefulOptions}).
+ *
+ * @example
+ * ```ts
+ * class SumLogic extends StatefulBatchLogic<number, number, number> {
+ *   constructor(private sum: number) { super() }
+ *   onBatch(values: Array<number>) {
+ *     for (const v of values) this.sum += v
+ *     return [[this.sum], StatefulBatchLogic.RETAIN] as const
+ *   }
+ *   snapshot() { return this.sum }
+ * }
  * const sums = op.statefulBatch("sum", keyed, (resume: number | undefined) => new SumLogic(resume ?? 0))
+ * const sums2 = keyed.pipe(op.statefulBatch("sum2", (resume: number | undefined) => new SumLogic(resume ?? 0)))   // the state type is not inferred
+ * ```
+ * @example
+ * ```ts
+ * class Count extends StatefulBatchLogic<number, number, number> {
+ *   constructor(private n: number) { super() }
+ *   onBatch(values: Array<number>) {
+ *     this.n += values.length
+ *     return [[this.n], StatefulBatchLogic.RETAIN] as const
+ *   }
+ *   snapshot() { return this.n }
+ * }
+ * // A key idle for a day is forgotten, in memory and in the recovery store: its next item counts from 1.
+ * const counts = op.statefulBatch("count", keyed, (resume: number | undefined) => new Count(resume ?? 0), { ttl: "1 day" })
  * ```
  * @since 0.1.0
  */
 export const statefulBatch: {
   <V, W, S>(
     stepId: string,
-    builder: (resumeState: S | undefined) => StatefulBatchLogic<V, W, S>
+    builder: (resumeState: S | undefined) => StatefulBatchLogic<V, W, S>,
+    options?: StatefulOptions
   ): (up: KeyedStream<V>) => KeyedStream<W>
   <V, W, S>(
     stepId: string,
     up: KeyedStream<V>,
-    builder: (resumeState: S | undefined) => StatefulBatchLogic<V, W, S>
+    builder: (resumeState: S | undefined) => StatefulBatchLogic<V, W, S>,
+    options?: StatefulOptions
   ): KeyedStream<W>
-} & Tagged<"statefulBatch"> = dataLast(2, defineOperator(
+} & Tagged<"statefulBatch"> = dataLast(3, defineOperator(
   "statefulBatch",
   up0,
   <V, W, S>(
     _up: KeyedStream<V>,
-    builder: (resumeState: S | undefined) => StatefulBatchLogic<V, W, S>
+    builder: (resumeState: S | undefined) => StatefulBatchLogic<V, W, S>,
+    options?: StatefulOptions
   ): KeyedStream<W> => {
     checkFunction("statefulBatch", "builder", builder)
+    const ttlMs = ttlMillis("statefulBatch", options)
     setKernel({
       kind: "statefulBatch",
-      builder: builder as (resume: unknown) => StatefulBatchLogic<unknown, unknown, unknown>
+      builder: builder as (resume: unknown) => StatefulBatchLogic<unknown, unknown, unknown>,
+      ...(ttlMs === undefined ? {} : { ttlMs })
     })
     return kernelOutput<readonly [string, W]>()
   }

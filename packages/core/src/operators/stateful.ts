@@ -9,7 +9,7 @@
 import { currentStepId, dataLast, defineOperator, type KeyedStream, type Stream, typeName, type Tagged } from "../Dataflow.js"
 import { type LogicResult, StatefulBatchLogic, type StatefulLogic } from "../StatefulLogic.js"
 import { isIterable, isPair, mustBeFunction, notIterable, notKeyed, shapeName, upPort as up0 } from "./checks.js"
-import { flatMapBatch, statefulBatch } from "./kernel.js"
+import { flatMapBatch, type StatefulOptions, statefulBatch, ttlMillis } from "./kernel.js"
 import { keyOn, mapValue } from "./stateless.js"
 
 const RETAIN = false
@@ -104,8 +104,28 @@ export class StatefulShim<V, W, S> extends StatefulBatchLogic<V, W, S> {
  *   }
  *   snapshot() { return this.last }
  * }
- * const changes = op.stateful("changes", keyed, (resume: string | undefined) => new KeepLast(resume))
+ * declare const statuses: KeyedStream<string>   // keyed by device
+ * const changes = op.stateful("changes", statuses, (resume: string | undefined) => new KeepLast(resume))
  * // ["a", "a1"], ["a", "a2"] → ["a", [undefined, "a1"]], ["a", ["a1", "a2"]]
+ * const changes2 = statuses.pipe(op.stateful("changes2", (resume: string | undefined) => new KeepLast(resume)))   // the state type is not inferred
+ * ```
+ *
+ * With `ttl` (see {@link StatefulOptions}), a key that receives no value for
+ * that long on the run's clock is discarded without `onNotify`/`onEof`, and its
+ * snapshot is removed from the recovery store:
+ *
+ * @example
+ * ```ts
+ * class Count extends StatefulLogic<number, number, number> {
+ *   constructor(private n: number) { super() }
+ *   onItem() {
+ *     this.n += 1
+ *     return [[this.n], StatefulLogic.RETAIN] as const
+ *   }
+ *   snapshot() { return this.n }
+ * }
+ * // A key quiet for 30 minutes starts counting from 1 again.
+ * const visits = op.stateful("visits", keyed, (resume: number | undefined) => new Count(resume ?? 0), { ttl: "30 minutes" })
  * ```
  * @since 0.1.0
  */
@@ -113,20 +133,27 @@ export const stateful: {
   <V, W, S>(
     stepId: string,
     // `S` is inferred from the logic alone, so a state type that includes `undefined` works.
-    builder: (resumeState: NoInfer<S> | undefined) => StatefulLogic<V, W, S>
+    builder: (resumeState: NoInfer<S> | undefined) => StatefulLogic<V, W, S>,
+    options?: StatefulOptions
   ): (up: KeyedStream<V>) => KeyedStream<W>
   <V, W, S>(
     stepId: string,
     up: KeyedStream<V>,
-    builder: (resumeState: NoInfer<S> | undefined) => StatefulLogic<V, W, S>
+    builder: (resumeState: NoInfer<S> | undefined) => StatefulLogic<V, W, S>,
+    options?: StatefulOptions
   ): KeyedStream<W>
-} & Tagged<"stateful"> = dataLast(2, defineOperator(
+} & Tagged<"stateful"> = dataLast(3, defineOperator(
   "stateful",
   up0,
-  <V, W, S>(up: KeyedStream<V>, builder: (resumeState: S | undefined) => StatefulLogic<V, W, S>): KeyedStream<W> => {
+  <V, W, S>(
+    up: KeyedStream<V>,
+    builder: (resumeState: S | undefined) => StatefulLogic<V, W, S>,
+    options?: StatefulOptions
+  ): KeyedStream<W> => {
     mustBeFunction("stateful", "builder", builder)
+    const ttl = ttlMillis("stateful", options)
     const stepId = currentStepId()
-    return statefulBatch("statefulBatch", up, (resume: S | undefined) => new StatefulShim<V, W, S>(resume, builder, stepId))
+    return statefulBatch("statefulBatch", up, (resume: S | undefined) => new StatefulShim<V, W, S>(resume, builder, stepId), { ttl })
   }
 ))
 
@@ -181,26 +208,52 @@ export class StatefulMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | unde
  *   return [next, next] as const
  * })
  * // ["a", 1], ["a", 2], ["b", 5] → ["a", 1], ["a", 3], ["b", 5]
+ * const runningSum2 = keyed.pipe(op.statefulMap("sum2", (sum: number | undefined, x) => [(sum ?? 0) + x, (sum ?? 0) + x] as const))
+ * ```
+ *
+ * With `ttl` (see {@link StatefulOptions}), a key that receives no value for
+ * that long on the run's clock is discarded, and its snapshot is removed from
+ * the recovery store: its next value sees `undefined` state again.
+ *
+ * @example
+ * ```ts
+ * // Sums over each key's current burst of activity: an hour of silence starts a new sum.
+ * const bursts = op.statefulMap("burst", keyed, (sum: number | undefined, x: number) => {
+ *   const next = (sum ?? 0) + x
+ *   return [next, next] as const
+ * }, { ttl: "1 hour" })
  * ```
  * @since 0.1.0
  */
 export const statefulMap: {
   <V, W, S>(
     stepId: string,
-    mapper: (state: S | undefined, value: V) => readonly [S | undefined, W]
+    mapper: (state: S | undefined, value: V) => readonly [S | undefined, W],
+    options?: StatefulOptions
   ): (up: KeyedStream<V>) => KeyedStream<W>
   <V, W, S>(
     stepId: string,
     up: KeyedStream<V>,
-    mapper: (state: S | undefined, value: V) => readonly [S | undefined, W]
+    mapper: (state: S | undefined, value: V) => readonly [S | undefined, W],
+    options?: StatefulOptions
   ): KeyedStream<W>
-} & Tagged<"statefulMap"> = dataLast(2, defineOperator(
+} & Tagged<"statefulMap"> = dataLast(3, defineOperator(
   "statefulMap",
   up0,
-  <V, W, S>(up: KeyedStream<V>, mapper: (state: S | undefined, value: V) => readonly [S | undefined, W]): KeyedStream<W> => {
+  <V, W, S>(
+    up: KeyedStream<V>,
+    mapper: (state: S | undefined, value: V) => readonly [S | undefined, W],
+    options?: StatefulOptions
+  ): KeyedStream<W> => {
     mustBeFunction("statefulMap", "mapper", mapper)
+    const ttl = ttlMillis("statefulMap", options)
     const stepId = currentStepId()
-    return statefulBatch<V, W, S | undefined>("statefulBatch", up, (resume) => new StatefulMapLogic<V, W, S>(resume, mapper, stepId))
+    return statefulBatch<V, W, S | undefined>(
+      "statefulBatch",
+      up,
+      (resume) => new StatefulMapLogic<V, W, S>(resume, mapper, stepId),
+      { ttl }
+    )
   }
 ))
 
@@ -240,32 +293,48 @@ export class StatefulFlatMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | 
  * const rises = op.statefulFlatMap("rises", keyed, (last: number | undefined, x: number) =>
  *   [x, last === undefined || x > last ? [x] : []] as const)
  * // ["a", 2], ["a", 5], ["a", 1], ["a", 3] → ["a", 2], ["a", 5], ["a", 3]
+ * const rises2 = keyed.pipe(op.statefulFlatMap("rises2", (last: number | undefined, x) => [x, last === undefined || x > last ? [x] : []] as const))
+ * ```
+ *
+ * With `ttl` (see {@link StatefulOptions}), a key quiet for that long on the
+ * run's clock is discarded (and removed from the recovery store):
+ *
+ * @example
+ * ```ts
+ * // A new high of the last hour: after an hour without values, the next one counts as a new high.
+ * const highs = op.statefulFlatMap("highs", keyed, (best: number | undefined, x: number) =>
+ *   [best === undefined || x > best ? x : best, best === undefined || x > best ? [x] : []] as const, { ttl: "1 hour" })
  * ```
  * @since 0.1.0
  */
 export const statefulFlatMap: {
   <V, W, S>(
     stepId: string,
-    mapper: (state: S | undefined, value: V) => readonly [S | undefined, Iterable<W>]
+    mapper: (state: S | undefined, value: V) => readonly [S | undefined, Iterable<W>],
+    options?: StatefulOptions
   ): (up: KeyedStream<V>) => KeyedStream<W>
   <V, W, S>(
     stepId: string,
     up: KeyedStream<V>,
-    mapper: (state: S | undefined, value: V) => readonly [S | undefined, Iterable<W>]
+    mapper: (state: S | undefined, value: V) => readonly [S | undefined, Iterable<W>],
+    options?: StatefulOptions
   ): KeyedStream<W>
-} & Tagged<"statefulFlatMap"> = dataLast(2, defineOperator(
+} & Tagged<"statefulFlatMap"> = dataLast(3, defineOperator(
   "statefulFlatMap",
   up0,
   <V, W, S>(
     up: KeyedStream<V>,
-    mapper: (state: S | undefined, value: V) => readonly [S | undefined, Iterable<W>]
+    mapper: (state: S | undefined, value: V) => readonly [S | undefined, Iterable<W>],
+    options?: StatefulOptions
   ): KeyedStream<W> => {
     mustBeFunction("statefulFlatMap", "mapper", mapper)
+    const ttl = ttlMillis("statefulFlatMap", options)
     const stepId = currentStepId()
     return statefulBatch<V, W, S | undefined>(
       "statefulBatch",
       up,
-      (resume) => new StatefulFlatMapLogic<V, W, S>(resume, mapper, stepId)
+      (resume) => new StatefulFlatMapLogic<V, W, S>(resume, mapper, stepId),
+      { ttl }
     )
   }
 ))
@@ -312,19 +381,41 @@ export class FoldFinalLogic<V, S> extends StatefulBatchLogic<V, S, S> {
  * ```ts
  * const totals = op.foldFinal("total", keyed, () => 0, (sum: number, x: number) => sum + x)
  * // ["a", 1], ["b", 5], ["a", 2] → at EOF: ["a", 3], ["b", 5]
+ * const totals2 = keyed.pipe(op.foldFinal("total2", () => 0, (sum, x) => sum + x))
+ * ```
+ *
+ * With `ttl` (see {@link StatefulOptions}), a key that receives no value for
+ * that long is dropped without being emitted (and removed from the recovery
+ * store): at end of input only the keys active within `ttl` are emitted.
+ *
+ * @example
+ * ```ts
+ * const recentTotals = op.foldFinal("recent", keyed, () => 0, (sum: number, x: number) => sum + x, { ttl: "1 day" })
  * ```
  * @since 0.1.0
  */
 export const foldFinal: {
-  <V, S>(stepId: string, builder: () => S, folder: (acc: S, value: V) => S): (up: KeyedStream<V>) => KeyedStream<S>
-  <V, S>(stepId: string, up: KeyedStream<V>, builder: () => S, folder: (acc: S, value: V) => S): KeyedStream<S>
-} & Tagged<"foldFinal"> = dataLast(3, defineOperator(
+  <V, S>(
+    stepId: string,
+    builder: () => S,
+    folder: (acc: S, value: V) => S,
+    options?: StatefulOptions
+  ): (up: KeyedStream<V>) => KeyedStream<S>
+  <V, S>(
+    stepId: string,
+    up: KeyedStream<V>,
+    builder: () => S,
+    folder: (acc: S, value: V) => S,
+    options?: StatefulOptions
+  ): KeyedStream<S>
+} & Tagged<"foldFinal"> = dataLast(4, defineOperator(
   "foldFinal",
   up0,
-  <V, S>(up: KeyedStream<V>, builder: () => S, folder: (acc: S, value: V) => S): KeyedStream<S> => {
+  <V, S>(up: KeyedStream<V>, builder: () => S, folder: (acc: S, value: V) => S, options?: StatefulOptions): KeyedStream<S> => {
     mustBeFunction("foldFinal", "builder", builder)
     mustBeFunction("foldFinal", "folder", folder)
-    return statefulBatch("statefulBatch", up, (resume: S | undefined) => new FoldFinalLogic<V, S>(resume, builder, folder))
+    const ttl = ttlMillis("foldFinal", options)
+    return statefulBatch("statefulBatch", up, (resume: S | undefined) => new FoldFinalLogic<V, S>(resume, builder, folder), { ttl })
   }
 ))
 
@@ -359,14 +450,28 @@ export class ReduceFinalLogic<V> extends StatefulBatchLogic<V, V, V> {
  * ```ts
  * const maxima = op.reduceFinal("max", keyed, (a: number, b: number) => Math.max(a, b))
  * // ["a", 1], ["a", 9], ["a", 4] → at EOF: ["a", 9]
+ * const maxima2 = keyed.pipe(op.reduceFinal("max2", (a, b) => Math.max(a, b)))
+ * ```
+ *
+ * With `ttl` (see {@link StatefulOptions}), a key that receives no value for
+ * that long is dropped without being emitted (and removed from the recovery store).
+ *
+ * @example
+ * ```ts
+ * const recentMaxima = op.reduceFinal("recent_max", keyed, (a: number, b: number) => Math.max(a, b), { ttl: "1 day" })
  * ```
  * @since 0.1.0
  */
 export const reduceFinal: {
-  <V>(stepId: string, reducer: (acc: V, value: V) => V): (up: KeyedStream<V>) => KeyedStream<V>
-  <V>(stepId: string, up: KeyedStream<V>, reducer: (acc: V, value: V) => V): KeyedStream<V>
-} & Tagged<"reduceFinal"> = dataLast(2, defineOperator("reduceFinal", up0, <V>(up: KeyedStream<V>, reducer: (acc: V, value: V) => V): KeyedStream<V> => {
+  <V>(stepId: string, reducer: (acc: V, value: V) => V, options?: StatefulOptions): (up: KeyedStream<V>) => KeyedStream<V>
+  <V>(stepId: string, up: KeyedStream<V>, reducer: (acc: V, value: V) => V, options?: StatefulOptions): KeyedStream<V>
+} & Tagged<"reduceFinal"> = dataLast(3, defineOperator("reduceFinal", up0, <V>(
+  up: KeyedStream<V>,
+  reducer: (acc: V, value: V) => V,
+  options?: StatefulOptions
+): KeyedStream<V> => {
     mustBeFunction("reduceFinal", "reducer", reducer)
+    const ttl = ttlMillis("reduceFinal", options)
     const stepId = currentStepId()
     const preReduced = flatMapBatch("preReduce", up, (xs: Array<readonly [string, V]>) => {
       // One [key, acc] per key of the batch, in order of first arrival.
@@ -387,7 +492,7 @@ export const reduceFinal: {
       }
       return out
     })
-    return statefulBatch("statefulBatch", preReduced, (resume: V | undefined) => new ReduceFinalLogic<V>(resume, reducer))
+    return statefulBatch("statefulBatch", preReduced, (resume: V | undefined) => new ReduceFinalLogic<V>(resume, reducer), { ttl })
   }))
 
 /**
@@ -398,15 +503,29 @@ export const reduceFinal: {
  * ```ts
  * const counts = op.countFinal("count", words, (w: string) => w)
  * // "a", "b", "a" → at EOF: ["a", 2], ["b", 1]
+ * const counts2 = words.pipe(op.countFinal("count2", (w) => w))
+ * ```
+ *
+ * With `ttl` (see {@link StatefulOptions}), a key not seen for that long is
+ * dropped without being emitted (and removed from the recovery store).
+ *
+ * @example
+ * ```ts
+ * const recentCounts = op.countFinal("recent", words, (w: string) => w, { ttl: "1 hour" })
  * ```
  * @since 0.1.0
  */
 export const countFinal: {
-  <X>(stepId: string, key: (item: X) => string): (up: Stream<X>) => KeyedStream<number>
-  <X>(stepId: string, up: Stream<X>, key: (item: X) => string): KeyedStream<number>
-} & Tagged<"countFinal"> = dataLast(2, defineOperator("countFinal", up0, <X>(up: Stream<X>, key: (item: X) => string): KeyedStream<number> => {
+  <X>(stepId: string, key: (item: X) => string, options?: StatefulOptions): (up: Stream<X>) => KeyedStream<number>
+  <X>(stepId: string, up: Stream<X>, key: (item: X) => string, options?: StatefulOptions): KeyedStream<number>
+} & Tagged<"countFinal"> = dataLast(3, defineOperator("countFinal", up0, <X>(
+  up: Stream<X>,
+  key: (item: X) => string,
+  options?: StatefulOptions
+): KeyedStream<number> => {
+    const ttl = ttlMillis("countFinal", options)
     const ones = mapValue("initCount", keyOn("keyOn", up, key), (_item: X) => 1)
-    return reduceFinal("sum", ones, (a: number, b: number) => a + b)
+    return reduceFinal("sum", ones, (a: number, b: number) => a + b, { ttl })
   }))
 
 const identity = <V>(v: V): unknown => v
@@ -417,16 +536,31 @@ const identity = <V>(v: V): unknown => v
  *
  * @example
  * ```ts
+ * declare const scores: KeyedStream<{ user: string; points: number }>   // keyed by game
  * const best = op.maxFinal("best", scores, (s: { user: string; points: number }) => s.points)
+ * const best2 = scores.pipe(op.maxFinal("best2", (s) => s.points))
+ * ```
+ *
+ * With `ttl` (see {@link StatefulOptions}), a key that receives no value for
+ * that long is dropped without being emitted (and removed from the recovery store).
+ *
+ * @example
+ * ```ts
+ * const recent = op.maxFinal("recent_max", keyed, undefined, { ttl: "1 hour" })
  * ```
  * @since 0.1.0
  */
 export const maxFinal: {
-  <V>(stepId: string, by?: (value: V) => unknown): (up: KeyedStream<V>) => KeyedStream<V>
-  <V>(stepId: string, up: KeyedStream<V>, by?: (value: V) => unknown): KeyedStream<V>
-} & Tagged<"maxFinal"> = dataLast(2, defineOperator("maxFinal", up0, <V>(up: KeyedStream<V>, by: (value: V) => unknown = identity): KeyedStream<V> => {
+  <V>(stepId: string, by?: (value: V) => unknown, options?: StatefulOptions): (up: KeyedStream<V>) => KeyedStream<V>
+  <V>(stepId: string, up: KeyedStream<V>, by?: (value: V) => unknown, options?: StatefulOptions): KeyedStream<V>
+} & Tagged<"maxFinal"> = dataLast(3, defineOperator("maxFinal", up0, <V>(
+  up: KeyedStream<V>,
+  by: (value: V) => unknown = identity,
+  options?: StatefulOptions
+): KeyedStream<V> => {
     mustBeFunction("maxFinal", "by", by)
-    return reduceFinal("reduceFinal", up, (a: V, b: V) => ((by(b) as number) > (by(a) as number) ? b : a))
+    const ttl = ttlMillis("maxFinal", options)
+    return reduceFinal("reduceFinal", up, (a: V, b: V) => ((by(b) as number) > (by(a) as number) ? b : a), { ttl })
   }))
 
 /**
@@ -435,14 +569,29 @@ export const maxFinal: {
  *
  * @example
  * ```ts
+ * declare const offers: KeyedStream<{ sku: string; price: number }>   // keyed by product
  * const cheapest = op.minFinal("cheapest", offers, (o: { sku: string; price: number }) => o.price)
+ * const cheapest2 = offers.pipe(op.minFinal("cheapest2", (o) => o.price))
+ * ```
+ *
+ * With `ttl` (see {@link StatefulOptions}), a key that receives no value for
+ * that long is dropped without being emitted (and removed from the recovery store).
+ *
+ * @example
+ * ```ts
+ * const recent = op.minFinal("recent_min", keyed, undefined, { ttl: "1 hour" })
  * ```
  * @since 0.1.0
  */
 export const minFinal: {
-  <V>(stepId: string, by?: (value: V) => unknown): (up: KeyedStream<V>) => KeyedStream<V>
-  <V>(stepId: string, up: KeyedStream<V>, by?: (value: V) => unknown): KeyedStream<V>
-} & Tagged<"minFinal"> = dataLast(2, defineOperator("minFinal", up0, <V>(up: KeyedStream<V>, by: (value: V) => unknown = identity): KeyedStream<V> => {
+  <V>(stepId: string, by?: (value: V) => unknown, options?: StatefulOptions): (up: KeyedStream<V>) => KeyedStream<V>
+  <V>(stepId: string, up: KeyedStream<V>, by?: (value: V) => unknown, options?: StatefulOptions): KeyedStream<V>
+} & Tagged<"minFinal"> = dataLast(3, defineOperator("minFinal", up0, <V>(
+  up: KeyedStream<V>,
+  by: (value: V) => unknown = identity,
+  options?: StatefulOptions
+): KeyedStream<V> => {
     mustBeFunction("minFinal", "by", by)
-    return reduceFinal("reduceFinal", up, (a: V, b: V) => ((by(b) as number) < (by(a) as number) ? b : a))
+    const ttl = ttlMillis("minFinal", options)
+    return reduceFinal("reduceFinal", up, (a: V, b: V) => ((by(b) as number) < (by(a) as number) ? b : a), { ttl })
   }))

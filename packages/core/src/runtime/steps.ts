@@ -6,6 +6,7 @@
  */
 import type { StatefulBatchLogic } from "../StatefulLogic.js"
 import { stepError, toArray, wrongType } from "./async.js"
+import { nowMillis } from "./clock.js"
 import { DISCARDED } from "./recovery.js"
 import type { TimerHeap, TimerTarget } from "./timers.js"
 
@@ -165,18 +166,18 @@ export class StatefulStep implements RuntimeStep {
    * A key discarded and seen again has two entries: the old state's (now
    * dead) and the new one's.
    */
-  private readonly dirty: Array<KeyState> = []
-  private readonly touched: Array<KeyState> = []
+  protected readonly dirty: Array<KeyState> = []
+  protected readonly touched: Array<KeyState> = []
 
   constructor(
     readonly stepId: string,
     private readonly builder: (resume: unknown) => StatefulBatchLogic<unknown, unknown, unknown>,
-    private readonly timers: TimerHeap<KeyState>,
-    private readonly trackSnapshots: boolean,
-    private readonly emit: Emit
+    protected readonly timers: TimerHeap<KeyState>,
+    protected readonly trackSnapshots: boolean,
+    protected readonly emit: Emit
   ) {}
 
-  private build(key: string, resume: unknown): StatefulBatchLogic<unknown, unknown, unknown> {
+  protected build(key: string, resume: unknown): StatefulBatchLogic<unknown, unknown, unknown> {
     let logic: unknown
     try {
       logic = this.builder(resume)
@@ -194,9 +195,12 @@ export class StatefulStep implements RuntimeStep {
     return logic as StatefulBatchLogic<unknown, unknown, unknown>
   }
 
-  /** Restore a key from a snapshot (on resume). */
+  /**
+   * Restore a key from a snapshot (on resume). A snapshot written by the step
+   * when it had a `ttl` is unwrapped: without one the key simply lives on.
+   */
   restore(key: string, state: unknown): void {
-    const st = new KeyState(this, key, this.build(key, state))
+    const st = new KeyState(this, key, this.build(key, isTtlSnapshot(state) ? state[TTL_STATE] : state))
     this.states.set(key, st)
     this.reschedule(st)
   }
@@ -316,7 +320,7 @@ export class StatefulStep implements RuntimeStep {
     dirty.length = 0
   }
 
-  private call(st: KeyState, method: LogicCall, arg?: Array<unknown>): unknown {
+  protected call(st: KeyState, method: LogicCall, arg?: Array<unknown>): unknown {
     try {
       const logic = st.logic!
       return method === "onBatch" ? logic.onBatch(arg!) : logic[method]()
@@ -325,7 +329,7 @@ export class StatefulStep implements RuntimeStep {
     }
   }
 
-  private apply(st: KeyState, result: unknown, method: LogicCall, out: Array<unknown>): void {
+  protected apply(st: KeyState, result: unknown, method: LogicCall, out: Array<unknown>): void {
     if (!Array.isArray(result) || result.length !== 2) {
       throw stepError(
         `StatefulBatchLogic.${method}`,
@@ -368,26 +372,250 @@ export class StatefulStep implements RuntimeStep {
     }
   }
 
-  private reschedule(st: KeyState): void {
+  /** Ask the logic when it wants `onNotify` next and set the key's timer to that. */
+  protected reschedule(st: KeyState): void {
     let at: unknown
     try {
       at = st.logic!.notifyAt()
     } catch (e) {
-      throw stepError("StatefulBatchLogic.notifyAt", this.stepId, e, ` for key '${st.key}'`)
+      throw notifyAtFailed(this.stepId, st.key, e)
     }
     if (at === undefined || at === null) {
       this.timers.cancel(st)
       return
     }
-    if (!(at instanceof Date) || Number.isNaN(at.getTime())) {
-      throw stepError(
-        "StatefulBatchLogic.notifyAt",
-        this.stepId,
-        wrongType("return value of `notifyAt`", this.stepId, "a valid `Date` or `undefined`", at),
-        ` for key '${st.key}'`
-      )
-    }
+    if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw badNotifyAt(this.stepId, st.key, at)
     const ms = at.getTime()
     if (ms !== st.notifyAt) this.timers.schedule(st, ms)
+  }
+}
+
+const notifyAtFailed = (stepId: string, key: string, e: unknown) =>
+  stepError("StatefulBatchLogic.notifyAt", stepId, e, ` for key '${key}'`)
+
+const badNotifyAt = (stepId: string, key: string, at: unknown) =>
+  stepError(
+    "StatefulBatchLogic.notifyAt",
+    stepId,
+    wrongType("return value of `notifyAt`", stepId, "a valid `Date` or `undefined`", at),
+    ` for key '${key}'`
+  )
+
+// ---------------------------------------------------------------------------
+// Time-to-live
+
+/** The field of a ttl step's snapshot that holds the logic's own snapshot. */
+export const TTL_STATE = "weir:state"
+/** The field of a ttl step's snapshot that holds when the key last received items (ms since the epoch). */
+export const TTL_TOUCHED_AT = "weir:touchedAt"
+
+/**
+ * What a stateful step with a `ttl` stores for a key: the logic's snapshot
+ * and when the key last received items, so that a resumed run expires the
+ * key when an uninterrupted one would.
+ */
+export interface TtlSnapshot {
+  readonly [TTL_STATE]: unknown
+  readonly [TTL_TOUCHED_AT]: number
+}
+
+/** Whether a stored state is a {@link TtlSnapshot} (a plain object with exactly its two fields). */
+export const isTtlSnapshot = (u: unknown): u is TtlSnapshot => {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const o = u as Record<string, unknown>
+  if (typeof o[TTL_TOUCHED_AT] !== "number" || !(TTL_STATE in o)) return false
+  let n = 0
+  for (const _ in o) n++
+  return n === 2
+}
+
+/** One key's state inside a stateful step with a `ttl`. */
+export class TtlKeyState extends KeyState {
+  /** When the key last received items (ms on the run's clock). */
+  touchedAt = 0
+  /** When the logic wants `onNotify` (ms), or `Infinity` for never. */
+  logicAt = Infinity
+}
+
+/**
+ * `statefulBatch` with a time-to-live: a key that has received no items for
+ * `ttlMs` (on the run's clock) is discarded — no `onNotify` or `onEof` call,
+ * nothing emitted — and written as {@link DISCARDED} at the next snapshot.
+ *
+ * "Touched" means receiving items: the time is read once per batch, and a
+ * logic's own `onNotify` does not extend it. A key's timer is the earlier of
+ * its logic's `notifyAt` and its expiry; the logic's wake-ups due no later
+ * than the expiry come first (so a logic that times out before its ttl still
+ * gets its `onNotify`), then the key is dropped. A key found expired when
+ * items arrive for it (its timer not fired yet) is dropped the same way
+ * first, so an item never sees state older than the ttl. Touching a key does
+ * not move its timer: a timer set earlier than needed is kept, and when it
+ * fires before anything is due the key is only re-armed, so a key that
+ * receives an item every batch costs one timer move per `ttl`, not one per
+ * batch.
+ *
+ * Snapshots are {@link TtlSnapshot}s; a snapshot written without a ttl
+ * counts as touched when it is restored.
+ */
+export class TtlStatefulStep extends StatefulStep {
+  constructor(
+    stepId: string,
+    builder: (resume: unknown) => StatefulBatchLogic<unknown, unknown, unknown>,
+    timers: TimerHeap<KeyState>,
+    trackSnapshots: boolean,
+    emit: Emit,
+    private readonly ttlMs: number
+  ) {
+    super(stepId, builder, timers, trackSnapshots, emit)
+  }
+
+  override restore(key: string, state: unknown): void {
+    let touchedAt: number
+    let logicState: unknown
+    if (isTtlSnapshot(state)) {
+      touchedAt = state[TTL_TOUCHED_AT]
+      logicState = state[TTL_STATE]
+    } else {
+      touchedAt = nowMillis()
+      logicState = state
+    }
+    const st = new TtlKeyState(this, key, this.build(key, logicState))
+    st.touchedAt = touchedAt
+    this.states.set(key, st)
+    this.reschedule(st)
+  }
+
+  override push(_port: number, batch: Array<unknown>): void {
+    const now = nowMillis()
+    const ttlMs = this.ttlMs
+    const states = this.states
+    const touched = this.touched
+    // What lapsing keys' last `onNotify` emits goes out before what the batch makes.
+    const out: Array<unknown> = []
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i] as readonly [string, unknown]
+      const key = Array.isArray(item) && item.length === 2 && typeof item[0] === "string" ? item[0] : checkKeyed(this.stepId, item)
+      let st = states.get(key) as TtlKeyState | undefined
+      // Expired, and its timer has not fired yet (a thread takes in arrivals before its timers): never fed again.
+      if (st !== undefined && st.pending === undefined && st.logic !== undefined && st.touchedAt + ttlMs <= now) {
+        this.lapse(st, out)
+        st = undefined
+      }
+      if (st === undefined) {
+        st = new TtlKeyState(this, key, undefined)
+        states.set(key, st)
+      }
+      if (st.pending === undefined) {
+        st.pending = [item[1]]
+        st.touchedAt = now
+        touched.push(st)
+      } else st.pending.push(item[1])
+    }
+    try {
+      for (let t = 0; t < touched.length; t++) {
+        const st = touched[t]!
+        const values = st.pending!
+        st.pending = undefined
+        const logic = st.logic ?? (st.logic = this.build(st.key, undefined))
+        let result: unknown
+        try {
+          result = logic.onBatch(values)
+        } catch (e) {
+          throw stepError("StatefulBatchLogic.onBatch", this.stepId, e, ` for key '${st.key}'`)
+        }
+        this.apply(st, result, "onBatch", out)
+      }
+    } finally {
+      for (let t = 0; t < touched.length; t++) touched[t]!.pending = undefined
+      touched.length = 0
+    }
+    if (out.length > 0) this.emit(out)
+  }
+
+  override notify(due: ReadonlyArray<KeyState>): void {
+    const now = nowMillis()
+    const out: Array<unknown> = []
+    for (let i = 0; i < due.length; i++) {
+      const st = due[i] as TtlKeyState
+      if (st.logic === undefined || this.states.get(st.key) !== st) continue
+      if (st.touchedAt + this.ttlMs <= now) this.lapse(st, out)
+      else if (st.logicAt <= now) this.apply(st, this.call(st, "onNotify"), "onNotify", out)
+      // Woken before anything was due (see the class comment): set the timer to what is due now.
+      else this.arm(st)
+    }
+    if (out.length > 0) this.emit(out)
+  }
+
+  /** Keys past their ttl at end of input are discarded, not given `onEof`. */
+  override eof(): void {
+    const now = nowMillis()
+    const out: Array<unknown> = []
+    for (const st of this.states.values()) {
+      if (st.logic !== undefined && (st as TtlKeyState).touchedAt + this.ttlMs <= now) this.lapse(st as TtlKeyState, out)
+    }
+    if (out.length > 0) this.emit(out)
+    super.eof()
+  }
+
+  override takeSnapshots(full: boolean, keys: Array<string>, states: Array<unknown>): void {
+    const from = states.length
+    super.takeSnapshots(full, keys, states)
+    for (let i = from; i < states.length; i++) {
+      const state = states[i]
+      if (state === DISCARDED) continue
+      // A live state written is the key's state in the map (see `takeSnapshots`).
+      const st = this.states.get(keys[i]!) as TtlKeyState
+      const snapshot: TtlSnapshot = { [TTL_STATE]: state, [TTL_TOUCHED_AT]: st.touchedAt }
+      states[i] = snapshot
+    }
+  }
+
+  protected override reschedule(st: KeyState): void {
+    const ttl = st as TtlKeyState
+    let at: unknown
+    try {
+      at = st.logic!.notifyAt()
+    } catch (e) {
+      throw notifyAtFailed(this.stepId, st.key, e)
+    }
+    if (at === undefined || at === null) ttl.logicAt = Infinity
+    else if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw badNotifyAt(this.stepId, st.key, at)
+    else ttl.logicAt = at.getTime()
+    this.arm(ttl)
+  }
+
+  /** Set the key's timer to the earlier of its logic's wake-up and its expiry, unless it is set no later already. */
+  private arm(st: TtlKeyState): void {
+    const expiresAt = st.touchedAt + this.ttlMs
+    const at = st.logicAt < expiresAt ? st.logicAt : expiresAt
+    if (!(st.notifyAt <= at)) this.timers.schedule(st, at)
+  }
+
+  /**
+   * The key's ttl has passed: first the logic's wake-ups due no later than
+   * the expiry (after a resume long after it, there may be several; an
+   * uninterrupted run had each on its own timer), then drop the key.
+   */
+  private lapse(st: TtlKeyState, out: Array<unknown>): void {
+    const expiresAt = st.touchedAt + this.ttlMs
+    while (st.logicAt <= expiresAt) {
+      const before = st.logicAt
+      this.apply(st, this.call(st, "onNotify"), "onNotify", out)
+      if (st.logic === undefined) return
+      // A logic asking again for a time already past would never let go.
+      if (!(st.logicAt > before)) break
+    }
+    this.expire(st)
+  }
+
+  /** Drop the key as a discard would, emitting nothing. */
+  private expire(st: TtlKeyState): void {
+    st.logic = undefined
+    this.timers.cancel(st)
+    if (this.states.get(st.key) === st) this.states.delete(st.key)
+    if (this.trackSnapshots && !st.dirty) {
+      st.dirty = true
+      this.dirty.push(st)
+    }
   }
 }

@@ -37,6 +37,7 @@ import {
   PassThroughStep,
   type RuntimeStep,
   StatefulStep,
+  TtlStatefulStep,
   type WorkerView
 } from "./steps.js"
 import { TimerHeap } from "./timers.js"
@@ -297,7 +298,12 @@ export abstract class Engine {
           return
         case "statefulBatch":
           for (const w of engine.workers) {
-            w.steps.push(new StatefulStep(step.stepId, k.builder, engine.timers, engine.wiring.tracking, emitFor(w, 0)))
+            const tracking = engine.wiring.tracking
+            w.steps.push(
+              k.ttlMs === undefined
+                ? new StatefulStep(step.stepId, k.builder, engine.timers, tracking, emitFor(w, 0))
+                : new TtlStatefulStep(step.stepId, k.builder, engine.timers, tracking, emitFor(w, 0), k.ttlMs)
+            )
           }
           return
       }
