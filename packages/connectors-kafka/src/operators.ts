@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { type Dataflow, dataLast, defineOperator, op, type Stream, type Tagged } from "@weir/core"
+import { type Dataflow, dataLast, defineOperator, op, type Stream, type Tagged, upPort } from "@weir/core"
 import { ERR } from "./internal/errors.js"
 import { KafkaSink } from "./KafkaSink.js"
 import { KafkaSource, type StartingOffset } from "./KafkaSource.js"
@@ -121,7 +121,6 @@ export type Serializer<In> = (value: In, context: SerdeContext) => Buffer | stri
  */
 export type ToSink<K, V> = KafkaSinkMessage<K, V> | KafkaSourceMessage<K, V>
 
-const up0 = { ups: [{ name: "up", index: 0, kind: "one" }] } as const
 
 const isMessage = <K, V>(x: KafkaSourceMessage<K, V> | KafkaError<K, V>): x is KafkaSourceMessage<K, V> =>
   x instanceof KafkaSourceMessage
@@ -171,7 +170,7 @@ export const output: {
   ): void
 } & Tagged<"kafka_output"> = dataLast(2, defineOperator(
   "kafka_output",
-  up0,
+  upPort,
   <K extends string | Buffer | null, V extends string | Buffer | null>(up: Stream<ToSink<K, V>>, options: KafkaOutputOptions) => {
     const sinkMessages = op.map("to_sink", up, toSink<K, V>)
     op.output("kafka_output", sinkMessages, new KafkaSink(options.brokers, options.topic, { addConfig: options.addConfig ?? {} }))
@@ -201,7 +200,7 @@ export const deserializeKey: {
   ): KafkaOpOut<KafkaSourceMessage<K2, V>, KafkaError<K, V>>
 } & Tagged<"deserialize_key"> = dataLast(2, defineOperator(
   "deserialize_key",
-  up0,
+  upPort,
   <K, V, K2>(up: Stream<KafkaSourceMessage<K, V>>, deserializer: Deserializer<K, K2>) => {
     mustBeFunction("deserializeKey", "deserializer", deserializer)
     const tried = op.map("map", up, (m: KafkaSourceMessage<K, V>): KafkaSourceMessage<K2, V> | KafkaError<K, V> => {
@@ -243,7 +242,7 @@ export const deserializeValue: {
   ): KafkaOpOut<KafkaSourceMessage<K, V2>, KafkaError<K, V>>
 } & Tagged<"deserialize_value"> = dataLast(2, defineOperator(
   "deserialize_value",
-  up0,
+  upPort,
   <K, V, V2>(up: Stream<KafkaSourceMessage<K, V>>, deserializer: Deserializer<V, V2>) => {
     mustBeFunction("deserializeValue", "deserializer", deserializer)
     const tried = op.map("map", up, (m: KafkaSourceMessage<K, V>): KafkaSourceMessage<K, V2> | KafkaError<K, V> => {
@@ -288,7 +287,7 @@ export const deserialize: {
   ): KafkaOpOut<KafkaSourceMessage<K2, V2>, KafkaError<K, V>>
 } & Tagged<"deserialize"> = dataLast(2, defineOperator(
   "deserialize",
-  up0,
+  upPort,
   <K, V, K2, V2>(
     up: Stream<KafkaSourceMessage<K, V>>,
     deserializers: { readonly keyDeserializer: Deserializer<K, K2>; readonly valDeserializer: Deserializer<V, V2> }
@@ -330,7 +329,7 @@ export const serializeKey: {
   <K, V>(stepId: string, up: Stream<ToSink<K, V>>, serializer: Serializer<K>): Stream<KafkaSinkMessage<Buffer | string | null, V>>
 } & Tagged<"serialize_key"> = dataLast(2, defineOperator(
   "serialize_key",
-  up0,
+  upPort,
   <K, V>(up: Stream<ToSink<K, V>>, serializer: Serializer<K>) => {
     mustBeFunction("serializeKey", "serializer", serializer)
     return op.map("map", up, (x: ToSink<K, V>): KafkaSinkMessage<Buffer | string | null, V> => {
@@ -361,7 +360,7 @@ export const serializeValue: {
   <K, V>(stepId: string, up: Stream<ToSink<K, V>>, serializer: Serializer<V>): Stream<KafkaSinkMessage<K, Buffer | string | null>>
 } & Tagged<"serialize_value"> = dataLast(2, defineOperator(
   "serialize_value",
-  up0,
+  upPort,
   <K, V>(up: Stream<ToSink<K, V>>, serializer: Serializer<V>) => {
     mustBeFunction("serializeValue", "serializer", serializer)
     return op.map("map", up, (x: ToSink<K, V>): KafkaSinkMessage<K, Buffer | string | null> => {
@@ -400,7 +399,7 @@ export const serialize: {
   ): Stream<KafkaSinkMessage<Buffer | string | null, Buffer | string | null>>
 } & Tagged<"serialize"> = dataLast(2, defineOperator(
   "serialize",
-  up0,
+  upPort,
   <K, V>(
     up: Stream<ToSink<K, V>>,
     serializers: { readonly keySerializer: Serializer<K>; readonly valSerializer: Serializer<V> }

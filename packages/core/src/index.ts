@@ -23,6 +23,7 @@ export {
   type OutputPort
 } from "./Dataflow.js"
 export * as op from "./operators/index.js"
+export { mustBeFunction, upPort } from "./operators/checks.js"
 export { StatefulBatchLogic, StatefulLogic, type LogicResult } from "./StatefulLogic.js"
 export {
   AbortExecution,

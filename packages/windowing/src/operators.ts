@@ -4,14 +4,13 @@
  *
  * @since 0.1.0
  */
-import { dataLast, defineOperator, type KeyedStream, op, type Stream, type Tagged, typeName } from "@weir/core"
+import { dataLast, defineOperator, type KeyedStream, op, type Stream, type Tagged, mustBeFunction, upPort } from "@weir/core"
 import { type Clock, EventClock } from "./clocks.js"
 import { window, WindowLogic, type WindowOptions, type WindowOut } from "./window.js"
 import type { Windower } from "./windowers.js"
 
 export { window } from "./window.js"
 
-const up0 = { ups: [{ name: "up", index: 0, kind: "one" }] } as const
 
 const NOTHING: ReadonlyArray<never> = Object.freeze([])
 
@@ -93,7 +92,7 @@ export const foldWindow: {
   ): WindowOut<V, S>
 } & Tagged<"foldWindow"> = dataLast(7, defineOperator(
   "foldWindow",
-  up0,
+  upPort,
   <V, S>(
     up: KeyedStream<V>,
     clock: Clock<V, unknown>,
@@ -103,9 +102,7 @@ export const foldWindow: {
     merger: (target: S, original: S) => S,
     options: WindowOptions = {}
   ): WindowOut<V, S> => {
-    for (const [name, f] of [["builder", builder], ["folder", folder], ["merger", merger]] as const) {
-      if (typeof f !== "function") throw new TypeError(`foldWindow: \`${name}\` must be a function; got a \`${typeName(f)}\``)
-    }
+    for (const [name, f] of [["builder", builder], ["folder", folder], ["merger", merger]] as const) mustBeFunction("foldWindow", name, f)
     return window(
       "window",
       up,
@@ -164,7 +161,7 @@ export const reduceWindow: {
   ): WindowOut<V, V>
 } & Tagged<"reduceWindow"> = dataLast(5, defineOperator(
   "reduceWindow",
-  up0,
+  upPort,
   <V>(
     up: KeyedStream<V>,
     clock: Clock<V, unknown>,
@@ -230,7 +227,7 @@ export const collectWindow: {
   ): WindowOut<V, Array<V>>
 } & Tagged<"collectWindow"> = dataLast(4, defineOperator(
   "collectWindow",
-  up0,
+  upPort,
   <V>(up: KeyedStream<V>, clock: Clock<V, unknown>, windower: Windower<unknown>, options: WindowOptions = {}) =>
     foldWindow<V, Array<V>>(
       "foldWindow",
@@ -293,7 +290,7 @@ export const countWindow: {
   ): WindowOut<X, number>
 } & Tagged<"countWindow"> = dataLast(5, defineOperator(
   "countWindow",
-  up0,
+  upPort,
   <X>(up: Stream<X>, clock: Clock<X, unknown>, windower: Windower<unknown>, key: (item: X) => string, options: WindowOptions = {}) => {
     const keyed = op.keyOn("keyOn", up, key)
     return foldWindow<X, number>("foldWindow", keyed, clock, windower, () => 0, (n) => n + 1, (a, b) => a + b, {
@@ -305,6 +302,25 @@ export const countWindow: {
 
 const byExtreme = <V>(pickLeft: (a: unknown, b: unknown) => boolean, by: (v: V) => unknown) => (a: V, b: V): V =>
   pickLeft(by(a), by(b)) ? a : b
+
+/** The two call forms of `maxWindow` and `minWindow`. */
+type ExtremeWindow = {
+  <V>(
+    stepId: string,
+    clock: Clock<NoInfer<V>, unknown>,
+    windower: Windower<unknown>,
+    by?: (value: V) => unknown,
+    options?: WindowOptions
+  ): (up: KeyedStream<V>) => WindowOut<V, V>
+  <V>(
+    stepId: string,
+    up: KeyedStream<V>,
+    clock: Clock<V, unknown>,
+    windower: Windower<unknown>,
+    by?: (value: V) => unknown,
+    options?: WindowOptions
+  ): WindowOut<V, V>
+}
 
 /**
  * The largest value per key per window (by `by`, default the value itself);
@@ -334,25 +350,9 @@ const byExtreme = <V>(pickLeft: (a: unknown, b: unknown) => boolean, by: (v: V) 
  * ```
  * @since 0.1.0
  */
-export const maxWindow: {
-  <V>(
-    stepId: string,
-    clock: Clock<NoInfer<V>, unknown>,
-    windower: Windower<unknown>,
-    by?: (value: V) => unknown,
-    options?: WindowOptions
-  ): (up: KeyedStream<V>) => WindowOut<V, V>
-  <V>(
-    stepId: string,
-    up: KeyedStream<V>,
-    clock: Clock<V, unknown>,
-    windower: Windower<unknown>,
-    by?: (value: V) => unknown,
-    options?: WindowOptions
-  ): WindowOut<V, V>
-} & Tagged<"maxWindow"> = dataLast(5, defineOperator(
+export const maxWindow: ExtremeWindow & Tagged<"maxWindow"> = dataLast(5, defineOperator(
   "maxWindow",
-  up0,
+  upPort,
   <V>(
     up: KeyedStream<V>,
     clock: Clock<V, unknown>,
@@ -390,25 +390,9 @@ export const maxWindow: {
  * ```
  * @since 0.1.0
  */
-export const minWindow: {
-  <V>(
-    stepId: string,
-    clock: Clock<NoInfer<V>, unknown>,
-    windower: Windower<unknown>,
-    by?: (value: V) => unknown,
-    options?: WindowOptions
-  ): (up: KeyedStream<V>) => WindowOut<V, V>
-  <V>(
-    stepId: string,
-    up: KeyedStream<V>,
-    clock: Clock<V, unknown>,
-    windower: Windower<unknown>,
-    by?: (value: V) => unknown,
-    options?: WindowOptions
-  ): WindowOut<V, V>
-} & Tagged<"minWindow"> = dataLast(5, defineOperator(
+export const minWindow: ExtremeWindow & Tagged<"minWindow"> = dataLast(5, defineOperator(
   "minWindow",
-  up0,
+  upPort,
   <V>(
     up: KeyedStream<V>,
     clock: Clock<V, unknown>,

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { currentTimeMillis, dataLast, defineOperator, type Tagged as OperatorTagged, type KeyedStream, type LogicResult, op, StatefulBatchLogic, type Stream } from "@weir/core"
+import { currentTimeMillis, dataLast, defineOperator, type Tagged as OperatorTagged, type KeyedStream, type LogicResult, op, StatefulBatchLogic, type Stream, upPort } from "@weir/core"
 import * as Duration from "effect/Duration"
 import type { Clock, ClockLogic } from "./clocks.js"
 import type { WindowMetadata, Windower, WindowerLogic } from "./windowers.js"
@@ -426,7 +426,7 @@ export const window: {
   ): WindowOut<V, W>
 } & OperatorTagged<"window"> = dataLast(5, defineOperator(
   "window",
-  { ups: [{ name: "up", index: 0, kind: "one" }] },
+  upPort,
   <V, W, S>(
     up: KeyedStream<V>,
     clock: Clock<V, unknown>,

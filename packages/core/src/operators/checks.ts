@@ -1,6 +1,7 @@
 /**
- * Argument and item-shape checks shared by the composite operators. Internal:
- * not part of `op`.
+ * Argument and item-shape checks shared by the operators. `upPort` and
+ * `mustBeFunction` are public (for operator authors, from `@weir/core`); the
+ * rest is internal: not part of `op`.
  *
  * Definition-time checks throw at once; run-time checks build a `TypeError`
  * naming the operator's fully-qualified step id, the callback, the offending
@@ -8,11 +9,31 @@
  * naming the kernel step, with this error as `cause`.
  */
 import { type OperatorPorts, typeName } from "../Dataflow.js"
+import type { defineOperator } from "../Dataflow.js"
 
-/** The ports of an operator whose only stream argument is its first one, `up`. */
+/**
+ * The ports of an operator whose only stream argument is its first one, `up`:
+ * what most operators pass to {@link defineOperator}.
+ *
+ * @example
+ * ```ts
+ * const double = defineOperator("double", upPort, (up: Stream<number>) => op.map("map", up, (x) => x * 2))
+ * ```
+ * @since 0.2.0
+ */
 export const upPort: OperatorPorts = { ups: [{ name: "up", index: 0, kind: "one" }] }
 
-/** Throws at definition time when a callback argument is not a function. */
+/**
+ * Throws at definition time, with the operator and argument named, when a
+ * callback argument is not a function: the check every operator makes.
+ *
+ * @example
+ * ```ts
+ * mustBeFunction("myOperator", "mapper", 42)
+ * // TypeError: operator 'myOperator': 'mapper' must be a function; got a `number` instead
+ * ```
+ * @since 0.2.0
+ */
 export const mustBeFunction = (opType: string, name: string, f: unknown): void => {
   if (typeof f !== "function") {
     throw new TypeError(`operator '${opType}': '${name}' must be a function; got a \`${typeName(f)}\` instead`)

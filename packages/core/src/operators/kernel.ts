@@ -8,6 +8,7 @@ import * as Duration from "effect/Duration"
 import { buildingStep, dataLast, defineOperator, kernelOutput, typeName, type KeyedStream, type Stream, type Tagged } from "../Dataflow.js"
 import type { Dataflow } from "../Dataflow.js"
 import { isSource, type Source } from "../inputs.js"
+import { mustBeFunction, upPort as up0 } from "./checks.js"
 import type { ItemStage, KernelStep } from "../internal/kernel.js"
 import { isSink, type Sink } from "../outputs.js"
 import { StatefulBatchLogic } from "../StatefulLogic.js"
@@ -16,13 +17,6 @@ const setKernel = (k: KernelStep): void => {
   buildingStep().kernel = k
 }
 
-const checkFunction = (opType: string, name: string, f: unknown): void => {
-  if (typeof f !== "function") {
-    throw new TypeError(`operator '${opType}': '${name}' must be a function; got a \`${typeName(f)}\` instead`)
-  }
-}
-
-const up0 = { ups: [{ name: "up", index: 0, kind: "one" }] } as const
 
 /**
  * Introduce items from a source into the dataflow.
@@ -88,7 +82,7 @@ export const flatMapBatch: {
   <X, Y>(stepId: string, mapper: (xs: Array<X>) => Iterable<Y>): (up: Stream<X>) => Stream<Y>
   <X, Y>(stepId: string, up: Stream<X>, mapper: (xs: Array<X>) => Iterable<Y>): Stream<Y>
 } & Tagged<"flatMapBatch"> = dataLast(2, defineOperator("flatMapBatch", up0, <X, Y>(_up: Stream<X>, mapper: (xs: Array<X>) => Iterable<Y>): Stream<Y> => {
-    checkFunction("flatMapBatch", "mapper", mapper)
+    mustBeFunction("flatMapBatch", "mapper", mapper)
     setKernel({ kind: "flatMapBatch", mapper: mapper as (xs: Array<unknown>) => Iterable<unknown> })
     return kernelOutput<Y>()
   }))
@@ -141,7 +135,7 @@ export const branch: {
   <X, Y extends X>(stepId: string, up: Stream<X>, predicate: (x: X) => x is Y): BranchOut<Y, Exclude<X, Y>>
   <X>(stepId: string, up: Stream<X>, predicate: (x: X) => boolean): BranchOut<X, X>
 } & Tagged<"branch"> = dataLast(2, defineOperator("branch", up0, (_up: Stream<unknown>, predicate: (x: unknown) => boolean) => {
-  checkFunction("branch", "predicate", predicate)
+  mustBeFunction("branch", "predicate", predicate)
   setKernel({ kind: "branch", predicate })
   return { trues: kernelOutput<never>("trues"), falses: kernelOutput<never>("falses") }
 }))
@@ -237,7 +231,7 @@ export const inspectDebug: {
     _up: Stream<X>,
     inspector: (stepId: string, item: X, epoch: number, workerIndex: number) => void = defaultDebugInspector
   ): Stream<X> => {
-    checkFunction("inspectDebug", "inspector", inspector)
+    mustBeFunction("inspectDebug", "inspector", inspector)
     setKernel({ kind: "inspectDebug", inspector: inspector as (s: string, i: unknown, e: number, w: number) => void })
     return kernelOutput<X>()
   }
@@ -347,7 +341,7 @@ export const statefulBatch: {
     builder: (resumeState: S | undefined) => StatefulBatchLogic<V, W, S>,
     options?: StatefulOptions
   ): KeyedStream<W> => {
-    checkFunction("statefulBatch", "builder", builder)
+    mustBeFunction("statefulBatch", "builder", builder)
     const ttlMs = ttlMillis("statefulBatch", options)
     setKernel({
       kind: "statefulBatch",

@@ -222,6 +222,13 @@ export class StatefulStep implements RuntimeStep {
       } else st.pending.push(item[1])
     }
     const out: Array<unknown> = []
+    this.runTouched(out)
+    if (out.length > 0) this.emit(out)
+  }
+
+  /** Give each key of `touched` its pending values (`onBatch`, once per key), then clear `touched`. */
+  protected runTouched(out: Array<unknown>): void {
+    const touched = this.touched
     try {
       for (let t = 0; t < touched.length; t++) {
         const st = touched[t]!
@@ -241,7 +248,6 @@ export class StatefulStep implements RuntimeStep {
       for (let t = 0; t < touched.length; t++) touched[t]!.pending = undefined
       touched.length = 0
     }
-    if (out.length > 0) this.emit(out)
   }
 
   /** Wake the given keys (their time has come). */
@@ -511,24 +517,7 @@ export class TtlStatefulStep extends StatefulStep {
         touched.push(st)
       } else st.pending.push(item[1])
     }
-    try {
-      for (let t = 0; t < touched.length; t++) {
-        const st = touched[t]!
-        const values = st.pending!
-        st.pending = undefined
-        const logic = st.logic ?? (st.logic = this.build(st.key, undefined))
-        let result: unknown
-        try {
-          result = logic.onBatch(values)
-        } catch (e) {
-          throw stepError("StatefulBatchLogic.onBatch", this.stepId, e, ` for key '${st.key}'`)
-        }
-        this.apply(st, result, "onBatch", out)
-      }
-    } finally {
-      for (let t = 0; t < touched.length; t++) touched[t]!.pending = undefined
-      touched.length = 0
-    }
+    this.runTouched(out)
     if (out.length > 0) this.emit(out)
   }
 
