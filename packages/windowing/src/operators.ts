@@ -322,6 +322,27 @@ type ExtremeWindow = {
   ): WindowOut<V, V>
 }
 
+/** `maxWindow` or `minWindow`: a `reduceWindow` keeping the value `pickLeft` prefers (ties keep the earlier). */
+const extremeWindow = <N extends "maxWindow" | "minWindow">(
+  name: N,
+  pickLeft: (a: unknown, b: unknown) => boolean
+): ExtremeWindow & Tagged<N> =>
+  dataLast(
+    5,
+    defineOperator(
+      name,
+      upPort,
+      <V>(
+        up: KeyedStream<V>,
+        clock: Clock<V, unknown>,
+        windower: Windower<unknown>,
+        by: (v: V) => unknown = (v) => v,
+        options?: WindowOptions
+      ) => reduceWindow("reduceWindow", up, clock, windower, byExtreme<V>(pickLeft, by), options)
+    )
+  )
+
+
 /**
  * The largest value per key per window (by `by`, default the value itself);
  * on ties the earlier value wins.
@@ -350,18 +371,7 @@ type ExtremeWindow = {
  * ```
  * @since 0.1.0
  */
-export const maxWindow: ExtremeWindow & Tagged<"maxWindow"> = dataLast(5, defineOperator(
-  "maxWindow",
-  upPort,
-  <V>(
-    up: KeyedStream<V>,
-    clock: Clock<V, unknown>,
-    windower: Windower<unknown>,
-    by: (v: V) => unknown = (v) => v,
-    options?: WindowOptions
-  ) =>
-    reduceWindow("reduceWindow", up, clock, windower, byExtreme<V>((a, b) => !((b as number) > (a as number)), by), options)
-))
+export const maxWindow: ExtremeWindow & Tagged<"maxWindow"> = extremeWindow("maxWindow", (a, b) => !((b as number) > (a as number)))
 
 /**
  * The smallest value per key per window (by `by`); on ties the earlier value wins.
@@ -390,18 +400,7 @@ export const maxWindow: ExtremeWindow & Tagged<"maxWindow"> = dataLast(5, define
  * ```
  * @since 0.1.0
  */
-export const minWindow: ExtremeWindow & Tagged<"minWindow"> = dataLast(5, defineOperator(
-  "minWindow",
-  upPort,
-  <V>(
-    up: KeyedStream<V>,
-    clock: Clock<V, unknown>,
-    windower: Windower<unknown>,
-    by: (v: V) => unknown = (v) => v,
-    options?: WindowOptions
-  ) =>
-    reduceWindow("reduceWindow", up, clock, windower, byExtreme<V>((a, b) => !((b as number) < (a as number)), by), options)
-))
+export const minWindow: ExtremeWindow & Tagged<"minWindow"> = extremeWindow("minWindow", (a, b) => !((b as number) < (a as number)))
 
 /** How `joinWindow` records a new value of a side. */
 export type JoinInsertMode = "first" | "last" | "product"
