@@ -41,7 +41,7 @@ const windower = new TumblingWindower("1 minute", new Date("2024-01-01T00:00:00Z
 
 export const flow = new Dataflow("kafka_totals")
 const { oks, errs } = kop.input("in", flow, { brokers, topics: [ordersTopic], tail })
-const orders = kop.deserializeValue("decode", oks, serde.jsonDeserializer(Order))
+const orders = oks.pipe(kop.deserializeValue("decode", serde.jsonDeserializer(Order)))
 
 const totals = orders.oks.pipe(
   op.map("order", (m) => m.value),
@@ -57,14 +57,15 @@ const totals = orders.oks.pipe(
 )
 
 // [user, [windowId, totals]] → a message keyed by user with the window's bounds.
-const messages = totals.down.pipe(
+totals.down.pipe(
   op.map("to_message", ([user, [id, t]]) => {
     const { openTime, closeTime } = windower.bounds(id)
     const value = { user, start: openTime.toISOString(), end: closeTime.toISOString(), orders: t.orders, total: t.cents / 100 }
     return { key: user, value }
-  })
+  }),
+  kop.serializeValue("encode", serde.jsonSerializer(WindowTotal)),
+  kop.output("out", { brokers, topic: totalsTopic })
 )
-kop.output("out", kop.serializeValue("encode", messages, serde.jsonSerializer(WindowTotal)), { brokers, topic: totalsTopic })
 
 // Consumer errors and messages that are not orders: one line each on standard output.
 op.merge("errors", errs, orders.errs).pipe(
