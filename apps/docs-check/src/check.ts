@@ -130,6 +130,18 @@ const parseBlock = (code: string): Parsed => {
   return { isModule, declared }
 }
 
+/**
+ * `true` when a block is a complete module: it has `import` lines of its own (it is then
+ * checked as written, and a README's is also run).
+ *
+ * @example
+ * ```ts
+ * isModuleBlock({ lines: ['import { op } from "@weir/core"', "op"] }) // true
+ * ```
+ * @since 0.1.0
+ */
+export const isModuleBlock = (block: Pick<DocBlock, "lines">): boolean => parseBlock(block.lines.join("\n")).isModule
+
 interface ExportedName {
   readonly name: string
   readonly isValue: boolean

@@ -21,10 +21,30 @@ export interface DocBlock {
   readonly kind: "markdown" | "tsdoc"
   /** The code, one entry per line, without the fence, indentation or comment stars. */
   readonly lines: ReadonlyArray<string>
-  /** The fence's info string after the language (`nocheck` opts a block out). */
+  /** The fence's info string after the language (`nocheck` opts a block out of checking, `norun <reason>` out of running). */
   readonly meta: string
   /** The workspace the documentation belongs to (`packages/core`, `apps/examples`), or `""` for the root README. */
   readonly workspace: string
+  /**
+   * What the block prints, as the README states it: the ```text fence after a `Prints:` line
+   * that follows the block (Markdown only). Absent when the README states no output.
+   */
+  readonly prints?: PrintedOutput
+}
+
+/**
+ * The output a README states for the block before it: the lines of a ```text fence introduced
+ * by a line `Prints:` right after the block.
+ *
+ * @since 0.1.0
+ */
+export interface PrintedOutput {
+  /** The 1-based line of the `Prints:` line in the file. */
+  readonly printsLine: number
+  /** The 1-based line of the `text` fence's first line of output in the file. */
+  readonly line: number
+  /** The output, one entry per line, without the fence or its indentation. */
+  readonly lines: ReadonlyArray<string>
 }
 
 /** Fence languages that are type-checked. */
@@ -42,8 +62,27 @@ const CHECKED_LANGUAGES = new Set(["ts", "typescript", "mts"])
  */
 export const isOptedOut = (block: Pick<DocBlock, "meta">): boolean => /(^|\s)nocheck(\s|$)/.test(block.meta)
 
+/**
+ * The reason given by a block that opts out of running with `norun` in its info string
+ * (```ts norun needs a Kafka broker): everything after the word, `""` when none is given,
+ * `undefined` when the block does not opt out.
+ *
+ * @example
+ * ```ts
+ * norunReason({ meta: "norun reads in.txt" }) // "reads in.txt"
+ * norunReason({ meta: "" }) // undefined
+ * ```
+ * @since 0.1.0
+ */
+export const norunReason = (block: Pick<DocBlock, "meta">): string | undefined => {
+  const match = /(?:^|\s)norun(?:\s+(.*))?$/.exec(block.meta)
+  return match === null ? undefined : (match[1] ?? "").trim()
+}
+
 interface Fence {
   readonly startLine: number
+  /** The 0-based index (in the lines given to `fencesOf`) of the closing fence line. */
+  readonly endIndex: number
   readonly lang: string
   readonly meta: string
   readonly lines: Array<string>
@@ -62,14 +101,14 @@ const fencesOf = (lines: ReadonlyArray<string>, lineOffset: number): Array<Fence
     const open = FENCE_OPEN.exec(lines[i])
     if (open === null) continue
     const [, indent, marker, lang, meta] = open
-    const fence: Fence = { startLine: lineOffset + i + 2, lang: lang.toLowerCase(), meta: meta.trim(), lines: [] }
+    const body: Array<string> = []
     let j = i + 1
     for (; j < lines.length; j++) {
       const trimmed = lines[j].trim()
       if (trimmed.startsWith(marker[0].repeat(marker.length)) && trimmed.replaceAll(marker[0], "") === "") break
-      fence.lines.push(stripIndent(lines[j], indent.length))
+      body.push(stripIndent(lines[j], indent.length))
     }
-    fences.push(fence)
+    fences.push({ startLine: lineOffset + i + 2, endIndex: j, lang: lang.toLowerCase(), meta: meta.trim(), lines: body })
     i = j
   }
   return fences
@@ -83,7 +122,31 @@ const stripIndent = (line: string, n: number): string => {
 }
 
 /**
- * The checked code blocks of a Markdown file's text.
+ * A line introducing, with the ```text fence after it, the output of the ```ts block above it.
+ *
+ * @since 0.1.0
+ */
+export const PRINTS_LINE: RegExp = /^\s*Prints( \([^)]*\))?:\s*$/
+
+/**
+ * The ```text fence introduced by a `Prints:` line after the fence ending at `endIndex`
+ * (blank lines allowed around the `Prints:` line), or `undefined`.
+ */
+const printedAfter = (lines: ReadonlyArray<string>, endIndex: number, fences: ReadonlyArray<Fence>): PrintedOutput | undefined => {
+  let i = endIndex + 1
+  while (i < lines.length && lines[i].trim() === "") i++
+  if (i >= lines.length || !PRINTS_LINE.test(lines[i])) return undefined
+  const printsLine = i + 1
+  i++
+  while (i < lines.length && lines[i].trim() === "") i++
+  const output = fences.find((fence) => fence.startLine === i + 2)
+  if (output === undefined || output.lang !== "text") return undefined
+  return { printsLine, line: output.startLine, lines: output.lines }
+}
+
+/**
+ * The checked code blocks of a Markdown file's text, each with the output the file states for
+ * it (a ```text fence after a `Prints:` line), if any.
  *
  * @example
  * ```ts
@@ -91,10 +154,17 @@ const stripIndent = (line: string, n: number): string => {
  * ```
  * @since 0.1.0
  */
-export const markdownBlocks = (file: string, workspace: string, text: string): Array<DocBlock> =>
-  fencesOf(text.split(/\r?\n/), 0)
+export const markdownBlocks = (file: string, workspace: string, text: string): Array<DocBlock> => {
+  const lines = text.split(/\r?\n/)
+  const fences = fencesOf(lines, 0)
+  return fences
     .filter((fence) => CHECKED_LANGUAGES.has(fence.lang))
-    .map((fence) => ({ file, line: fence.startLine, kind: "markdown", lines: fence.lines, meta: fence.meta, workspace }))
+    .map((fence): DocBlock => {
+      const prints = printedAfter(lines, fence.endIndex, fences)
+      const block = { file, line: fence.startLine, kind: "markdown" as const, lines: fence.lines, meta: fence.meta, workspace }
+      return prints === undefined ? block : { ...block, prints }
+    })
+}
 
 const DOC_COMMENT = /\/\*\*[\s\S]*?\*\//g
 

@@ -53,9 +53,39 @@
  * Fix the example — declare what it uses, correct its types — or, for a
  * block that is wrong on purpose, mark it ```ts nocheck.
  *
+ * Running (test/run.test.ts)
+ * Every README block that is a complete module (it has `import` lines) is
+ * also run, as its own module: written to a temporary file under
+ * `apps/docs-check/.run/` (git-ignored, removed afterwards) and run with
+ * `node --conditions=@weir/source --import tsx`, in that file's directory, at
+ * most two at a time. It must exit with 0 within 60 s. TSDoc examples and
+ * fragments are type-checked only.
+ * - Output: when the README says what a block prints, it says it as a
+ *   ```text fence introduced by a line `Prints:` (or `Prints (a note):`)
+ *   right after the block, blank lines around it allowed:
+ *       ```ts
+ *       …
+ *       ```
+ *       Prints:
+ *       ```text
+ *       to: 2
+ *       ```
+ *   The block's standard output must be exactly those lines (each ended by a
+ *   newline). Without a `Prints:` block the output is not compared; leave it
+ *   out for output whose order is not deterministic (several workers). A
+ *   `Prints:` line that introduces no checked output fails the test.
+ * - Opting out: a module block that cannot run here (it needs a broker, a
+ *   database, files, or "your dataflow"; or it runs forever) is marked
+ *   ```ts norun <reason>; the reason is required, and has no backticks (a
+ *   fence's info string cannot hold any; GitHub shows only the language).
+ *   `nocheck` blocks are not run either.
+ * A failing run is reported at the block's `file:line` with its standard
+ * error, whose stack lines are the README's line numbers.
+ *
  * Run: `cd apps/docs-check && npx vitest run` (part of `npm test` through nx);
  * `npm run report -w @weir/docs-check` prints every failing block with its
- * diagnostics.
+ * diagnostics, runs the README blocks and prints those that fail, and lists
+ * the `nocheck` and `norun` blocks.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
