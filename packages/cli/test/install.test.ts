@@ -1,12 +1,24 @@
 // "Use Weir in your own project", for real: pack every publishable package with
-// scripts/pack.sh, install the tarballs into a fresh npm project outside the repository,
-// and run flows there with `npx weir run` and plain `node` — in a package.json without a
-// "type" field, with "type": "commonjs" (what `npm init -y` writes) and with "type": "module".
-// One install serves the three: only the "type" field changes between them.
+// scripts/pack.sh, install the tarballs into fresh npm projects outside the repository,
+// and run flows there with `npx weir run` and plain `node`.
 //
-// What it costs: packing builds every package with tsc (~35–50 s here), the install
-// takes a few seconds from npm's cache (with --ignore-scripts: see below), each run about
-// a second; about 1.5–2 minutes in all.
+// Two projects share the one pack:
+// - The light one installs every package but the Kafka connector with --ignore-scripts,
+//   and runs flows in a package.json without a "type" field, with "type": "commonjs"
+//   (what `npm init -y` writes) and with "type": "module": only the "type" field changes
+//   between them.
+// - The full one installs every tarball, dependencies and all, with their install scripts:
+//   better-sqlite3 (the embedded recovery store) and the Kafka client compile from source
+//   (the client with CKJS_LINKING=dynamic, against the system libraries
+//   scripts/kafka-deps.sh installs). There a flow resumes from a recovery store, flows
+//   write to and read from the test broker (WEIR_KAFKA_BROKERS; started with
+//   scripts/kafka.sh when unset), and a CSV file is windowed into a file.
+//
+// What it costs here (two busy cores): packing builds every package with tsc (35–70 s);
+// the light install takes a few seconds from npm's cache, each run about a second. The
+// full install takes about 4 minutes, nearly all of it compiling (librdkafka most of
+// that): it starts right after packing, niced, and builds while the light project's tests
+// run; its own runs take seconds. About 5–6 minutes in all (5 min 12 s at a load of 5).
 import { execFile } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -29,9 +41,14 @@ const env: NodeJS.ProcessEnv = Object.fromEntries(
   Object.entries(process.env).filter(([k]) => !/^(npm_(config_(local_)?prefix|package_|lifecycle_)|INIT_CWD$)/i.test(k))
 )
 
-const exec = (command: string, args: ReadonlyArray<string>, cwd: string): Promise<Finished> =>
+const exec = (
+  command: string,
+  args: ReadonlyArray<string>,
+  cwd: string,
+  extraEnv: NodeJS.ProcessEnv = {}
+): Promise<Finished> =>
   new Promise((resolve, reject) => {
-    execFile(command, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(command, args, { cwd, env: { ...env, ...extraEnv }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : undefined
       if (code === undefined) reject(error)
       else resolve({ code, stdout, stderr })
@@ -39,8 +56,13 @@ const exec = (command: string, args: ReadonlyArray<string>, cwd: string): Promis
   })
 
 /** Run and expect success; the failure message carries the output. */
-const succeed = async (command: string, args: ReadonlyArray<string>, cwd: string): Promise<string> => {
-  const result = await exec(command, args, cwd)
+const succeed = async (
+  command: string,
+  args: ReadonlyArray<string>,
+  cwd: string,
+  extraEnv: NodeJS.ProcessEnv = {}
+): Promise<string> => {
+  const result = await exec(command, args, cwd, extraEnv)
   if (result.code !== 0) {
     throw new Error(`\`${command} ${args.join(" ")}\` exited with ${result.code}:\n${result.stderr}\n${result.stdout}`)
   }
@@ -49,6 +71,8 @@ const succeed = async (command: string, args: ReadonlyArray<string>, cwd: string
 
 let tmp: string
 let project: string
+/** The full project's install (see "a project with every package, built"): started once the tarballs are packed. */
+let fullInstall: Promise<FullInstall> | undefined
 
 const weir = (...args: ReadonlyArray<string>): Promise<Finished> => exec("npx", ["--no", "weir", ...args], project)
 const node = (...args: ReadonlyArray<string>): Promise<Finished> => exec(process.execPath, args, project)
@@ -145,11 +169,15 @@ beforeAll(async () => {
     "weir-windowing-0.1.0.tgz"
   ])
 
+  fullInstall = installFull(packed)
+  // Not left unhandled while the light project is set up and tested: its tests await it.
+  fullInstall.catch(() => undefined)
+
   await succeed("npm", ["init", "-y"], project)
-  // Not the Kafka connector: its client compiles librdkafka on install (about 3 minutes
-  // here, with CKJS_LINKING=dynamic), and nothing else needs it. --ignore-scripts skips
-  // better-sqlite3's native build (about a minute): only the embedded recovery store
-  // needs it, and these runs don't recover. --prefer-offline: npm's cache has the rest.
+  // Not the Kafka connector: its client compiles librdkafka on install, and nothing else
+  // needs it. --ignore-scripts skips better-sqlite3's native build: only the embedded
+  // recovery store needs it, and these runs don't recover. (The full project builds both.)
+  // --prefer-offline: npm's cache has the rest.
   await succeed("npm", [
     "install",
     "--no-audit",
@@ -164,9 +192,11 @@ beforeAll(async () => {
   }
 }, 600_000)
 
-afterAll(() => {
+afterAll(async () => {
+  // Not under an install still building into it.
+  await fullInstall?.catch(() => undefined)
   if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true })
-})
+}, 600_000)
 
 describe("the packed packages, installed into a new project", () => {
   it("depend on each other's tarballs, not on the registry or the repository", () => {
@@ -319,4 +349,235 @@ describe("flow files weir does not run", () => {
     )
     expect(result.code).toBe(1)
   })
+})
+
+// The full project: every tarball, with install scripts.
+
+interface FullInstall {
+  readonly dir: string
+  /** How long `npm install` took, native builds included. */
+  readonly seconds: number
+}
+
+const ORDERS = ["ada:30", "bob:5", "ada:12", "cy:7", "bob:1"]
+
+const fullFiles: Record<string, string> = {
+  // Keyed state that a resumed run must get back: each user's running total.
+  "totals.ts": `import { FileSource } from "@weir/connectors-files"
+import { Dataflow, op, StdOutSink } from "@weir/core"
+
+export const flow = new Dataflow("resumed_totals")
+op.input("orders", flow, new FileSource("orders.txt")).pipe(
+  op.keyOn("by_user", (line: string) => line.split(" ")[0]!),
+  op.statefulMap("running_total", (total: number | undefined, line: string) => {
+    const next = (total ?? 0) + Number(line.split(" ")[1])
+    return [next, next] as const
+  }),
+  op.map("format", ([user, total]) => \`\${user} has spent \${total}\`),
+  op.output("print", new StdOutSink())
+)
+`,
+  "orders.txt": "ada 30\nbob 5\n",
+  "kafka.ts": `import { KafkaSink, type KafkaSinkMessage, KafkaSource, type KafkaSourceMessage } from "@weir/connectors-kafka"
+import { Dataflow, op, StdOutSink } from "@weir/core"
+import { TestingSource } from "@weir/testing"
+
+export const produce = (brokers: string, topic: string): Dataflow => {
+  const flow = new Dataflow("kafka_produce")
+  op.input("orders", flow, new TestingSource(${JSON.stringify(ORDERS)})).pipe(
+    op.map("to_message", (order: string): KafkaSinkMessage => ({ key: order.split(":")[0]!, value: order })),
+    op.output("kafka", new KafkaSink(brokers.split(","), topic))
+  )
+  return flow
+}
+
+export const consume = (brokers: string, topic: string): Dataflow => {
+  const flow = new Dataflow("kafka_consume")
+  op.input("kafka", flow, new KafkaSource(brokers.split(","), [topic], { tail: false })).pipe(
+    op.map("format", (m: KafkaSourceMessage) => \`\${m.key?.toString()} \${m.value?.toString()} \${m.partition} \${m.offset}\`),
+    op.output("print", new StdOutSink())
+  )
+  return flow
+}
+`,
+  // The Kafka client's admin API, as the connector's own tests use it: the test broker
+  // creates no topic by itself.
+  "topics.mjs": `import { RdKafka } from "@confluentinc/kafka-javascript"
+
+const [command, brokers, topic] = process.argv.slice(2)
+const admin = RdKafka.AdminClient.create({ "bootstrap.servers": brokers })
+try {
+  await new Promise((resolve, reject) => {
+    const done = (e) => (e ? reject(e) : resolve())
+    if (command === "create") admin.createTopic({ topic, num_partitions: 3, replication_factor: 1 }, 15_000, done)
+    else admin.deleteTopic(topic, 15_000, done)
+  })
+} finally {
+  admin.disconnect()
+}
+`,
+  "windows.ts": `import { CSVSource, FileSink } from "@weir/connectors-files"
+import { Dataflow, op } from "@weir/core"
+import { EventClock, TumblingWindower, win } from "@weir/windowing"
+
+export const flow = new Dataflow("hottest_per_minute")
+const windower = new TumblingWindower("1 minute", new Date("2024-01-01T00:00:00Z"))
+const max = op.input("readings", flow, new CSVSource("readings.csv")).pipe(
+  op.keyOn("by_sensor", (row) => row.sensor!),
+  win.maxWindow("max", new EventClock((row) => new Date(row.at!), "10 seconds"), windower, (row) => Number(row.celsius))
+)
+max.down.pipe(
+  op.map("format", ([sensor, [id, row]]) =>
+    [sensor, \`\${sensor} \${windower.bounds(id).openTime.toISOString()} max \${row.celsius} at \${row.at}\`] as const),
+  op.output("out", new FileSink("hottest.txt"))
+)
+max.late.pipe(
+  op.map("format_late", ([sensor, [id, row]]) => [sensor, \`\${sensor} late for window \${id}: \${row.celsius} at \${row.at}\`] as const),
+  op.output("late", new FileSink("late.txt"))
+)
+`,
+  // b's 00:00:20 comes after its 00:01:50, later than the clock's 10 s wait: late.
+  "readings.csv": `sensor,at,celsius
+a,2024-01-01T00:00:05Z,20
+b,2024-01-01T00:00:10Z,11
+a,2024-01-01T00:00:40Z,23
+a,2024-01-01T00:01:10Z,19
+b,2024-01-01T00:01:30Z,14
+b,2024-01-01T00:01:50Z,12
+b,2024-01-01T00:00:20Z,30
+a,2024-01-01T00:02:01Z,25
+`
+}
+
+const installFull = async (packed: ReadonlyArray<string>): Promise<FullInstall> => {
+  const dir = join(tmp, "full")
+  mkdirSync(dir)
+  await succeed("npm", ["init", "-y"], dir)
+  const file = join(dir, "package.json")
+  const pkg = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>
+  // What the Kafka connector's README tells users: npm 11 runs the install scripts of the
+  // packages the project's package.json allows (others only with a warning).
+  pkg.allowScripts = { "better-sqlite3": true, "@confluentinc/kafka-javascript": true }
+  writeFileSync(file, `${JSON.stringify(pkg, null, 2)}\n`)
+  const started = performance.now()
+  // Niced: it builds while the light project's tests run, which should not wait for it.
+  await succeed(
+    "nice",
+    ["-n", "10", "npm", "install", "--no-audit", "--no-fund", "--prefer-offline", ...packed],
+    dir,
+    { CKJS_LINKING: "dynamic" }
+  )
+  const seconds = (performance.now() - started) / 1000
+  for (const [name, text] of Object.entries(fullFiles)) writeFileSync(join(dir, name), text)
+  return { dir, seconds }
+}
+
+describe("a project with every package, installed with their install scripts", () => {
+  let dir: string
+  let brokers: string
+  const topic = `weir-install-test-${process.pid}-${Date.now().toString(36)}`
+  let topicCreated = false
+
+  const weirIn = (...args: ReadonlyArray<string>): Promise<Finished> => exec("npx", ["--no", "weir", ...args], dir)
+
+  beforeAll(async () => {
+    if (fullInstall === undefined) throw new Error("the tarballs were not packed: see the first failure of this file")
+    const installed = await fullInstall
+    dir = installed.dir
+    console.log(`install.test.ts: the full project's npm install (native builds included) took ${installed.seconds.toFixed(0)} s`)
+    brokers = process.env.WEIR_KAFKA_BROKERS || (await succeed("bash", [join(repo, "scripts/kafka.sh"), "up"], repo)).trim()
+  }, 600_000)
+
+  afterAll(async () => {
+    if (topicCreated) await exec(process.execPath, ["topics.mjs", "delete", brokers, topic], dir)
+  }, 60_000)
+
+  it("has every package from its tarball, the Kafka connector too, and their native modules built", () => {
+    const lock = JSON.parse(readFileSync(join(dir, "package-lock.json"), "utf8")) as {
+      packages: Record<string, { resolved?: string }>
+    }
+    const weirPackages = Object.entries(lock.packages).filter(([path]) => /node_modules\/(@weir\/[^/]+|weir)$/.test(path))
+    expect(weirPackages.map(([path]) => path.replace(/^node_modules\//, "")).sort()).toEqual([
+      "@weir/connectors-files",
+      "@weir/connectors-kafka",
+      "@weir/core",
+      "@weir/recovery",
+      "@weir/testing",
+      "@weir/tracing",
+      "@weir/windowing",
+      "weir"
+    ])
+    for (const [path, entry] of weirPackages) expect(entry.resolved, path).toMatch(/^file:.*\.tgz$/)
+    expect(existsSync(join(dir, "node_modules/better-sqlite3/build/Release/better_sqlite3.node"))).toBe(true)
+    expect(existsSync(join(dir, "node_modules/@confluentinc/kafka-javascript/build/Release/confluent-kafka-javascript.node")))
+      .toBe(true)
+  })
+
+  it("resumes keyed state from the embedded store: `weir recovery init`, then `weir run -r` twice", async () => {
+    mkdirSync(join(dir, "rec"))
+    const init = await weirIn("recovery", "init", "rec", "1")
+    expect(init.stderr).toBe("created 1 recovery partition(s) in rec\n")
+    expect(init.code).toBe(0)
+
+    const first = await weirIn("run", "totals.ts", "-r", "rec", "-s", "1", "-b", "0")
+    expect(first.stderr).not.toMatch(/error|warning/i)
+    expect(first.stdout).toBe("ada has spent 30\nbob has spent 5\n")
+    expect(first.code).toBe(0)
+
+    // The second run reads only the appended lines, and adds them to the stored totals.
+    writeFileSync(join(dir, "orders.txt"), "ada 12\nbob 1\n", { flag: "a" })
+    const second = await weirIn("run", "totals.ts", "-r", "rec", "-s", "1", "-b", "0")
+    expect(second.stderr).not.toMatch(/error|warning/i)
+    expect(second.stdout).toBe("ada has spent 42\nbob has spent 6\n")
+    expect(second.code).toBe(0)
+  }, 120_000)
+
+  it("writes to Kafka with a KafkaSink and reads it back with a KafkaSource (tail: false)", async () => {
+    await succeed(process.execPath, ["topics.mjs", "create", brokers, topic], dir)
+    topicCreated = true
+
+    const produced = await weirIn("run", `kafka.ts:produce('${brokers}', '${topic}')`)
+    expect(produced.stderr).not.toMatch(/error|warning/i)
+    expect(produced.stdout).toBe("")
+    expect(produced.code).toBe(0)
+
+    const consumed = await weirIn("run", `kafka.ts:consume('${brokers}', '${topic}')`)
+    expect(consumed.stderr).not.toMatch(/error|warning/i)
+    expect(consumed.code).toBe(0)
+    // "<key> <value> <partition> <offset>" per message; partitions interleave in any order.
+    const read = consumed.stdout.trimEnd().split("\n").map((line) => {
+      const [key, value, partition, offset] = line.split(" ") as [string, string, string, string]
+      return { key, value, partition: Number(partition), offset: Number(offset) }
+    })
+    expect(read.map((m) => m.value).sort()).toEqual([...ORDERS].sort())
+    for (const m of read) expect(m.value.startsWith(`${m.key}:`), m.value).toBe(true)
+    // A key's messages share a partition and come back in the order they were written.
+    for (const key of ["ada", "bob", "cy"]) {
+      const ofKey = read.filter((m) => m.key === key)
+      expect(ofKey.map((m) => m.value)).toEqual(ORDERS.filter((o) => o.startsWith(`${key}:`)))
+      expect(new Set(ofKey.map((m) => m.partition)).size).toBe(1)
+      expect(ofKey.map((m) => m.offset)).toEqual([...ofKey.map((m) => m.offset)].sort((a, b) => a - b))
+    }
+  }, 120_000)
+
+  it("windows a CSV file by event time into a file: CSVSource → maxWindow → FileSink", async () => {
+    const result = await weirIn("run", "windows.ts")
+    expect(result.stderr).not.toMatch(/error|warning/i)
+    expect(result.stdout).toBe("")
+    expect(result.code).toBe(0)
+    const lines = readFileSync(join(dir, "hottest.txt"), "utf8").trimEnd().split("\n")
+    // The two sensors' windows interleave in any order; each sensor's come in time order.
+    expect([...lines].sort()).toEqual([
+      "a 2024-01-01T00:00:00.000Z max 23 at 2024-01-01T00:00:40Z",
+      "a 2024-01-01T00:01:00.000Z max 19 at 2024-01-01T00:01:10Z",
+      "a 2024-01-01T00:02:00.000Z max 25 at 2024-01-01T00:02:01Z",
+      "b 2024-01-01T00:00:00.000Z max 11 at 2024-01-01T00:00:10Z",
+      "b 2024-01-01T00:01:00.000Z max 14 at 2024-01-01T00:01:30Z"
+    ])
+    for (const sensor of ["a", "b"]) {
+      const ofSensor = lines.filter((l) => l.startsWith(`${sensor} `))
+      expect(ofSensor).toEqual([...ofSensor].sort())
+    }
+    expect(readFileSync(join(dir, "late.txt"), "utf8")).toBe("b late for window 0: 30 at 2024-01-01T00:00:20Z\n")
+  }, 120_000)
 })
