@@ -498,12 +498,15 @@ export class TtlStatefulStep extends StatefulStep {
     const touched = this.touched
     // What lapsing keys' last `onNotify` emits goes out before what the batch makes.
     const out: Array<unknown> = []
+    // Every live key's timer is due no later than its expiry: with no timer due, no key has expired, and the
+    // per-item check below (a second field read per item) is skipped.
+    const mayHaveExpired = this.timers.nextAt() <= now
     for (let i = 0; i < batch.length; i++) {
       const item = batch[i] as readonly [string, unknown]
       const key = Array.isArray(item) && item.length === 2 && typeof item[0] === "string" ? item[0] : checkKeyed(this.stepId, item)
       let st = states.get(key) as TtlKeyState | undefined
       // Expired, and its timer has not fired yet (a thread takes in arrivals before its timers): never fed again.
-      if (st !== undefined && st.pending === undefined && st.logic !== undefined && st.touchedAt + ttlMs <= now) {
+      if (mayHaveExpired && st !== undefined && st.pending === undefined && st.logic !== undefined && st.touchedAt + ttlMs <= now) {
         this.lapse(st, out)
         st = undefined
       }
