@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { currentTimeMillis, dataLast, defineOperator, type Tagged as OperatorTagged, type KeyedStream, type LogicResult, op, StatefulBatchLogic, type Stream, upPort } from "@weir/core"
+import { currentTimeMillis, dataLast, defineOperator, type Tagged as OperatorTagged, type KeyedStream, type LogicResult, op, StatefulBatchLogic, type Stream, upPort, ttlMillis } from "@weir/core"
 import * as Duration from "effect/Duration"
 import type { Clock, ClockLogic } from "./clocks.js"
 import type { WindowMetadata, Windower, WindowerLogic } from "./windowers.js"
@@ -343,17 +343,6 @@ const emit = (out: Array<Tagged> | undefined, id: number, ws: Iterable<unknown>)
   return out
 }
 
-/** `ttl` as given, once checked to be a positive duration (the error names the window operators). */
-const checkTtl = (ttl: Duration.Input | undefined): Duration.Input | undefined => {
-  if (ttl === undefined) return undefined
-  const d = Duration.fromInput(ttl)
-  if (d._tag === "None" || !(Duration.toMillis(d.value) > 0)) {
-    const got = typeof ttl === "string" || typeof ttl === "number" ? JSON.stringify(ttl) : `a \`${typeof ttl}\``
-    throw new TypeError(`window operators: 'ttl' must be a positive duration, e.g. "1 hour" or a number of milliseconds; got ${got} instead`)
-  }
-  return ttl
-}
-
 const pick = (tag: 0 | 1 | 2) => (batch: Array<readonly [string, Tagged]>) => {
   const out: Array<readonly [string, readonly [number, unknown]]> = []
   for (let i = 0; i < batch.length; i++) {
@@ -445,7 +434,7 @@ export const window: {
       "statefulBatch",
       up,
       (resume: WindowKeyState | undefined) => new WindowKeyLogic<V, W, S>(clock, windower, builder, ordered, resume),
-      { ttl: checkTtl(options.ttl) }
+      { ttl: ttlMillis("window", options) }
     )
     const down = op.flatMapBatch("down", tagged, pick(0)) as Stream<readonly [string, readonly [number, W]]>
     const late = op.flatMapBatch("late", tagged, pick(1)) as Stream<readonly [string, readonly [number, V]]>

@@ -114,7 +114,7 @@ describe("window ttl", () => {
   it("refuses a ttl that is not a positive duration", () => {
     const flow = new Dataflow("test_df")
     const s = op.input("inp", flow, new TestingSource<Event>([]))
-    expect(() => sum(0)(s)).toThrow(`window operators: 'ttl' must be a positive duration, e.g. "1 hour" or a number of milliseconds; got 0 instead`)
+    expect(() => sum(0)(s)).toThrow(`operator 'window': 'ttl' must be a positive duration, e.g. "1 hour" or a number of milliseconds; got 0 instead`)
   })
 
   it("an expired key's windows leave the recovery store, and a resume does not bring them back", async () => {

@@ -129,11 +129,19 @@ export const brokersText = (brokers: ReadonlyArray<string>): string =>
 /** An error's text and code name for use inside parentheses: `"Local: Timed out", ERR__TIMED_OUT`. */
 export const quoteInfo = (info: KafkaErrorInfo): string => `"${info.message}", ${info.name}`
 
+/** How long a request waited: in all, the connection set-up timeout in force, and the request's own share; the last error event seen. */
+export interface Timing {
+  readonly waitMs: number
+  readonly setupTimeoutMs: number
+  readonly requestMs: number
+  readonly lastEvent?: KafkaErrorInfo | undefined
+}
+
 /** Brokers that did not answer within `waitMs`, why, and what to check. */
 export const unanswered = (
   brokers: ReadonlyArray<string> | undefined,
   info: KafkaErrorInfo,
-  timing: { readonly waitMs: number; readonly setupTimeoutMs: number; readonly requestMs: number; readonly lastEvent?: KafkaErrorInfo | undefined }
+  timing: Timing
 ): string => {
   const last = timing.lastEvent === undefined || timing.lastEvent.code === info.code
     ? ""
@@ -170,7 +178,7 @@ export const requestError = (
   what: string,
   where: Where,
   e: unknown,
-  timing: { readonly waitMs: number; readonly setupTimeoutMs: number; readonly requestMs: number; readonly lastEvent?: KafkaErrorInfo | undefined }
+  timing: Timing
 ): KafkaConnectorError => {
   const info = infoOfLibrdKafkaError(e)
   const details = { ...where, info, cause: causeOf(e) }

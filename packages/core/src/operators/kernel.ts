@@ -262,9 +262,19 @@ export interface StatefulOptions {
 }
 
 /**
- * @internal `options.ttl` in milliseconds, or `undefined` for none (no
- * options, no `ttl`, or an infinite one). Throws at definition time, naming
- * the operator, when `options` is not an object or `ttl` not a positive duration.
+ * `options.ttl` in milliseconds, or `undefined` for none (no options, no
+ * `ttl`, or an infinite one): the check every operator with a `ttl` makes,
+ * for operator authors who pass a `ttl` on. Throws at definition time, naming
+ * the operator, when `options` is not an object or `ttl` not a positive
+ * duration.
+ *
+ * @example
+ * ```ts
+ * ttlMillis("myOperator", { ttl: "1 hour" })   // 3600000
+ * ttlMillis("myOperator", { ttl: 0 })
+ * // TypeError: operator 'myOperator': 'ttl' must be a positive duration, e.g. "1 hour" or a number of milliseconds; got 0 instead
+ * ```
+ * @since 0.2.0
  */
 export const ttlMillis = (opType: string, options: unknown): number | undefined => {
   if (options === undefined) return undefined

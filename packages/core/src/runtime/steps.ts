@@ -166,14 +166,14 @@ export class StatefulStep implements RuntimeStep {
    * A key discarded and seen again has two entries: the old state's (now
    * dead) and the new one's.
    */
-  protected readonly dirty: Array<KeyState> = []
+  private readonly dirty: Array<KeyState> = []
   protected readonly touched: Array<KeyState> = []
 
   constructor(
     readonly stepId: string,
     private readonly builder: (resume: unknown) => StatefulBatchLogic<unknown, unknown, unknown>,
     protected readonly timers: TimerHeap<KeyState>,
-    protected readonly trackSnapshots: boolean,
+    private readonly trackSnapshots: boolean,
     protected readonly emit: Emit
   ) {}
 
@@ -359,12 +359,10 @@ export class StatefulStep implements RuntimeStep {
       for (let i = 0; i < values.length; i++) out.push([key, values[i]])
     }
     if (discard === true) {
-      st.logic = undefined
-      this.timers.cancel(st)
-      if (this.states.get(key) === st) this.states.delete(key)
-    } else if (discard === false) {
-      this.reschedule(st)
-    } else {
+      this.drop(st)
+      return
+    }
+    if (discard !== false) {
       throw stepError(
         `StatefulBatchLogic.${method}`,
         this.stepId,
@@ -372,6 +370,19 @@ export class StatefulStep implements RuntimeStep {
         ` for key '${key}'`
       )
     }
+    this.reschedule(st)
+    this.markDirty(st)
+  }
+
+  /** Drop the key's state (a discard, or an expiry): no timer, out of the map, a tombstone at the next snapshot. */
+  protected drop(st: KeyState): void {
+    st.logic = undefined
+    this.timers.cancel(st)
+    if (this.states.get(st.key) === st) this.states.delete(st.key)
+    this.markDirty(st)
+  }
+
+  private markDirty(st: KeyState): void {
     if (this.trackSnapshots && !st.dirty) {
       st.dirty = true
       this.dirty.push(st)
@@ -597,17 +608,6 @@ export class TtlStatefulStep extends StatefulStep {
       // A logic asking again for a time already past would never let go.
       if (!(st.logicAt > before)) break
     }
-    this.expire(st)
-  }
-
-  /** Drop the key as a discard would, emitting nothing. */
-  private expire(st: TtlKeyState): void {
-    st.logic = undefined
-    this.timers.cancel(st)
-    if (this.states.get(st.key) === st) this.states.delete(st.key)
-    if (this.trackSnapshots && !st.dirty) {
-      st.dirty = true
-      this.dirty.push(st)
-    }
+    this.drop(st)
   }
 }
