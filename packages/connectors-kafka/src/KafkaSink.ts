@@ -4,10 +4,12 @@
  * @since 0.1.0
  */
 import type { DeliveryReport, LibrdKafkaError, MessageHeader } from "@confluentinc/kafka-javascript"
-import { DynamicSink, type StatelessSinkPartition } from "@weir/core"
+import { type StatelessSinkPartition, TransactionalSink, type TransactionalSinkPartition } from "@weir/core"
 import { clientConfig, stringList } from "./internal/arguments.js"
 import { KafkaConnectorError, KafkaProduceError, KafkaTopicNotFoundError } from "./errors.js"
 import { baseConfig, type ClientConfig, connectProducer, disconnect, flush, type Producer } from "./internal/client.js"
+import { type KafkaOutbox, newRun, Publisher } from "./internal/exactlyOnce.js"
+import { decodeOutbox, type OutboxMessage, OutboxWriter } from "./internal/outbox.js"
 import {
   brokersText,
   describeInfo,
@@ -32,6 +34,22 @@ import { type KafkaSinkMessage, KafkaSourceMessage } from "./messages.js"
 export interface KafkaSinkOptions {
   /** librdkafka producer settings, applied last (`acks`, `linger.ms`, `compression.type`, security, …). */
   readonly addConfig?: Readonly<Record<string, string | number | boolean>>
+  /**
+   * Exactly-once output: each epoch's messages are kept in the recovery
+   * store with the epoch's state, and written in one Kafka transaction per
+   * worker once every worker has committed the epoch, so a consumer with
+   * `isolation.level=read_committed` sees each message exactly once across
+   * any crash and resume. Needs a recovery store on the run. Default `false`
+   * (at-least-once). See the package README, "Exactly-once".
+   */
+  readonly exactlyOnce?: boolean
+  /**
+   * With `exactlyOnce`: the start of each worker's `transactional.id` (and of
+   * the consumer group holding its marker), `<prefix>.<step id>.<worker>`.
+   * Default `"weir"`. Give two deployments of the same flow on one Kafka
+   * cluster different prefixes, or they fence each other.
+   */
+  readonly transactionalIdPrefix?: string
 }
 
 /** How long closing waits for messages still queued. */
@@ -78,10 +96,12 @@ const TOPIC_PROPAGATION_MS = 5_000
  * ```
  * @since 0.1.0
  */
-export class KafkaSink extends DynamicSink<KafkaSinkMessage> {
+export class KafkaSink extends TransactionalSink<KafkaSinkMessage, KafkaOutbox> {
   readonly brokers: ReadonlyArray<string>
   readonly topic: string | undefined
   readonly addConfig: ClientConfig
+  readonly exactlyOnce: boolean
+  readonly transactionalIdPrefix: string
 
   constructor(brokers: Iterable<string>, topic?: string, options: KafkaSinkOptions = {}) {
     super()
@@ -91,10 +111,64 @@ export class KafkaSink extends DynamicSink<KafkaSinkMessage> {
     }
     this.topic = topic
     this.addConfig = clientConfig(options.addConfig)
+    if (options.exactlyOnce !== undefined && typeof options.exactlyOnce !== "boolean") {
+      throw new TypeError(`exactlyOnce must be true or false; got a \`${typeof options.exactlyOnce}\``)
+    }
+    this.exactlyOnce = options.exactlyOnce === true
+    const prefix = options.transactionalIdPrefix ?? "weir"
+    if (typeof prefix !== "string" || prefix.length === 0) {
+      throw new TypeError(`transactionalIdPrefix must be a non-empty string; got ${String(prefix)}`)
+    }
+    this.transactionalIdPrefix = prefix
+    if ("transactional.id" in this.addConfig) {
+      throw new TypeError(
+        "KafkaSink sets transactional.id itself (one per worker, `<transactionalIdPrefix>.<step id>.<worker>`): " +
+          "remove it from addConfig, and give `exactlyOnce: true` (with `transactionalIdPrefix` to choose the prefix)"
+      )
+    }
+  }
+
+  /** Whether the sink writes exactly once (`exactlyOnce: true`). */
+  override get transactional(): boolean {
+    return this.exactlyOnce
+  }
+
+  /** The `transactional.id` of writer `writer` of step `stepId` (also the consumer group of its marker). */
+  transactionalId(stepId: string, writer: number): string {
+    return `${this.transactionalIdPrefix}.${stepId}.${writer}`
+  }
+
+  /** With `exactlyOnce`: this worker's transactional writer (its `transactional.id` initialised: older instances are fenced). */
+  async buildTransactional(stepId: string, workerIndex: number, _workerCount: number): Promise<TransactionalSinkPartition<KafkaSinkMessage, KafkaOutbox>> {
+    const publisher = new Publisher(this.settings(stepId, workerIndex), newRun())
+    await publisher.open()
+    return new ExactlyOncePartition(publisher, this.brokers, this.topic)
+  }
+
+  /**
+   * With `exactlyOnce`, on resume: publish the stored epochs of `writer` its
+   * marker does not cover, under its own `transactional.id` (initialised
+   * first, so a transaction an old instance left is finished or aborted
+   * before the marker is read).
+   */
+  async recover(stepId: string, writer: number, epochs: ReadonlyArray<readonly [epoch: number, outbox: KafkaOutbox]>): Promise<void> {
+    const publisher = new Publisher(this.settings(stepId, writer), newRun())
+    try {
+      await publisher.open()
+      for (const [epoch, outbox] of epochs) {
+        await publisher.publish(epoch, decodeOutbox(outbox.data), outbox.markerTopic, (marker) => marker.epoch >= epoch)
+      }
+    } finally {
+      await publisher.close()
+    }
+  }
+
+  private settings(stepId: string, writer: number) {
+    return { brokers: this.brokers, addConfig: this.addConfig, transactionalId: this.transactionalId(stepId, writer), stepId }
   }
 
   /** This worker's producer. */
-  async build(_stepId: string, workerIndex: number, _workerCount: number): Promise<StatelessSinkPartition<KafkaSinkMessage>> {
+  override async build(_stepId: string, workerIndex: number, _workerCount: number): Promise<StatelessSinkPartition<KafkaSinkMessage>> {
     const producer: Producer = await connectProducer(
       {
         ...baseConfig(this.brokers),
@@ -281,6 +355,90 @@ class KafkaSinkPartition implements StatelessSinkPartition<KafkaSinkMessage> {
       tag,
       m.headers === undefined ? undefined : headerList(m.headers)
     )
+  }
+}
+
+/** What the exactly-once sink stages of an epoch. */
+interface Staged {
+  readonly writer: OutboxWriter
+  readonly messages: Array<OutboxMessage>
+}
+
+/** One worker's exactly-once writer: stages per epoch, publishes each committed epoch in one transaction. */
+class ExactlyOncePartition implements TransactionalSinkPartition<KafkaSinkMessage, KafkaOutbox> {
+  private readonly staged = new Map<number, Staged>()
+  /** Prepared epochs' messages, so that publishing needs no decoding. */
+  private readonly ready = new Map<number, ReadonlyArray<OutboxMessage>>()
+
+  constructor(
+    private readonly publisher: Publisher,
+    private readonly brokers: ReadonlyArray<string>,
+    private readonly topic: string | undefined
+  ) {}
+
+  writeBatch(items: Array<KafkaSinkMessage>, epoch: number): void {
+    let s = this.staged.get(epoch)
+    if (s === undefined) this.staged.set(epoch, (s = { writer: new OutboxWriter(), messages: [] }))
+    for (let i = 0; i < items.length; i++) {
+      const m = outboxMessage(items[i]!, this.topic, this.brokers)
+      s.writer.add(m)
+      s.messages.push(m)
+    }
+  }
+
+  prepare(epoch: number): KafkaOutbox | undefined {
+    const s = this.staged.get(epoch)
+    if (s === undefined) return undefined
+    this.staged.delete(epoch)
+    if (s.messages.length === 0) return undefined
+    this.ready.set(epoch, s.messages)
+    return { markerTopic: this.topic ?? s.messages[0]!.topic, count: s.messages.length, data: s.writer.take() }
+  }
+
+  publish(epoch: number, outbox: KafkaOutbox): Promise<void> {
+    const messages = this.ready.get(epoch) ?? decodeOutbox(outbox.data)
+    this.ready.delete(epoch)
+    return this.publisher.publish(epoch, messages, outbox.markerTopic)
+  }
+
+  close(): Promise<void> {
+    return this.publisher.close()
+  }
+}
+
+/** A message as the producer takes it (a {@link KafkaSourceMessage} as its `toSink()`). */
+const outboxMessage = (item: KafkaSinkMessage, defaultTopic: string | undefined, brokers: ReadonlyArray<string>): OutboxMessage => {
+  const m = item instanceof KafkaSourceMessage ? item.toSink() : item
+  if (m === null || typeof m !== "object") {
+    throw new TypeError(
+      `KafkaSink items must be KafkaSinkMessage objects ({ value, key?, topic?, partition?, timestamp?, headers? }); got ${
+        m === null ? "null" : `a \`${typeof m}\``
+      }`
+    )
+  }
+  const topic = m.topic ?? defaultTopic
+  if (topic === undefined) {
+    throw new KafkaProduceError(
+      `no topic to produce to for a message with key ${String(m.key)}: give the message a topic or the sink a default topic`,
+      { brokers }
+    )
+  }
+  const value = m.value
+  const key = m.key ?? null
+  if (key !== null && typeof key !== "string" && !Buffer.isBuffer(key)) {
+    throw new TypeError(`a KafkaSinkMessage key must be a string, a Buffer or null; got a \`${typeof key}\``)
+  }
+  if (value !== null && value !== undefined && typeof value !== "string" && !Buffer.isBuffer(value)) {
+    throw new TypeError(`a KafkaSinkMessage value must be a string, a Buffer or null; got a \`${typeof value}\` (serialize it first, e.g. with kop.serializeValue)`)
+  }
+  const ts = m.timestamp
+  return {
+    topic,
+    partition: m.partition ?? null,
+    value: value === null || value === undefined ? null : typeof value === "string" ? Buffer.from(value) : value,
+    key,
+    timestamp: ts === undefined ? null : ts instanceof Date ? ts.getTime() : (ts as number),
+    headers: m.headers === undefined ? undefined : headerList(m.headers)
   }
 }
 

@@ -67,7 +67,7 @@ export type StartingOffset = number | "beginning" | "end" | "stored"
  *
  * @example
  * ```ts
- * const options: KafkaSourceOptions = { tail: false, batchSize: 500, addConfig: { "isolation.level": "read_committed" } }
+ * const options: KafkaSourceOptions = { tail: false, batchSize: 500, isolationLevel: "read_uncommitted" }
  * ```
  * @since 0.1.0
  */
@@ -82,6 +82,14 @@ export interface KafkaSourceOptions<R extends boolean = boolean> {
   readonly batchSize?: number
   /** Fail the run on a consumer error (the default), or emit a {@link KafkaError} item and carry on. */
   readonly raiseOnErrors?: R
+  /**
+   * `"read_committed"` (the default): only messages of committed transactions,
+   * and no message past an open transaction, so the output of an
+   * exactly-once sink is read exactly once. `"read_uncommitted"`: everything
+   * written, aborted transactions included. (`isolation.level` in
+   * `addConfig`, if given, wins.)
+   */
+  readonly isolationLevel?: "read_committed" | "read_uncommitted"
 }
 
 /**
@@ -167,6 +175,7 @@ export class KafkaSource<R extends boolean = true> extends FixedPartitionedSourc
   readonly addConfig: ClientConfig
   readonly batchSize: number
   readonly raiseOnErrors: boolean
+  readonly isolationLevel: "read_committed" | "read_uncommitted"
 
   constructor(brokers: Iterable<string>, topics: Iterable<string>, options: KafkaSourceOptions<R> = {}) {
     super()
@@ -177,6 +186,11 @@ export class KafkaSource<R extends boolean = true> extends FixedPartitionedSourc
     this.addConfig = clientConfig(options.addConfig)
     this.batchSize = positiveInteger("batchSize", options.batchSize ?? 1000)
     this.raiseOnErrors = options.raiseOnErrors ?? true
+    const isolation = options.isolationLevel ?? "read_committed"
+    if (isolation !== "read_committed" && isolation !== "read_uncommitted") {
+      throw new TypeError(`isolationLevel must be "read_committed" or "read_uncommitted"; got ${String(isolation)}`)
+    }
+    this.isolationLevel = isolation
   }
 
   /** Every partition of every topic, as `"<partition>-<topic>"`. */
@@ -205,6 +219,7 @@ export class KafkaSource<R extends boolean = true> extends FixedPartitionedSourc
         "enable.auto.commit": false,
         "enable.auto.offset.store": false,
         "enable.partition.eof": !this.tail,
+        "isolation.level": this.isolationLevel,
         ...this.addConfig
       },
       { brokers: this.brokers, topic, partition },

@@ -47,6 +47,8 @@ export interface KafkaInputOptions {
   readonly startingOffset?: StartingOffset
   readonly addConfig?: Readonly<Record<string, string | number | boolean>>
   readonly batchSize?: number
+  /** Default `"read_committed"`: see `KafkaSourceOptions.isolationLevel`. */
+  readonly isolationLevel?: "read_committed" | "read_uncommitted"
 }
 
 /**
@@ -65,6 +67,10 @@ export interface KafkaOutputOptions {
   /** The default topic, for messages without their own. */
   readonly topic?: string
   readonly addConfig?: Readonly<Record<string, string | number | boolean>>
+  /** Exactly-once output (needs a recovery store on the run): see `KafkaSinkOptions.exactlyOnce`. */
+  readonly exactlyOnce?: boolean
+  /** With `exactlyOnce`: see `KafkaSinkOptions.transactionalIdPrefix`. */
+  readonly transactionalIdPrefix?: string
 }
 
 /**
@@ -173,7 +179,11 @@ export const output: {
   upPort,
   <K extends string | Buffer | null, V extends string | Buffer | null>(up: Stream<ToSink<K, V>>, options: KafkaOutputOptions) => {
     const sinkMessages = op.map("to_sink", up, toSink<K, V>)
-    op.output("kafka_output", sinkMessages, new KafkaSink(options.brokers, options.topic, { addConfig: options.addConfig ?? {} }))
+    op.output("kafka_output", sinkMessages, new KafkaSink(options.brokers, options.topic, {
+        addConfig: options.addConfig ?? {},
+        ...(options.exactlyOnce === undefined ? {} : { exactlyOnce: options.exactlyOnce }),
+        ...(options.transactionalIdPrefix === undefined ? {} : { transactionalIdPrefix: options.transactionalIdPrefix })
+      }))
   }
 ))
 

@@ -113,7 +113,11 @@ export interface ReadBack {
 }
 
 /** Every message now in `topic` (all partitions), by partition then offset. */
-export const readTopic = async (bs: ReadonlyArray<string>, topic: string): Promise<Array<ReadBack>> => {
+export const readTopic = async (
+  bs: ReadonlyArray<string>,
+  topic: string,
+  isolation: "read_committed" | "read_uncommitted" = "read_committed"
+): Promise<Array<ReadBack>> => {
   const partitions = await withAdmin(bs, (admin) =>
     new Promise<Array<number>>((resolve, reject) =>
       admin.describeTopics([topic], { timeout: 10_000 }, (e, r) => (e ? reject(e) : resolve(r[0]!.partitions.map((p) => p.partition))))
@@ -121,6 +125,7 @@ export const readTopic = async (bs: ReadonlyArray<string>, topic: string): Promi
   const consumer = new RdKafka.KafkaConsumer({
     "bootstrap.servers": bs.join(","),
     "group.id": "weir-test-reader",
+    "isolation.level": isolation,
     "enable.auto.commit": false,
     "enable.partition.eof": true
   })

@@ -1,12 +1,4 @@
-import {
-  AbortExecution,
-  Dataflow,
-  EOF,
-  FixedPartitionedSource,
-  op,
-  runMain,
-  type StatefulSourcePartition
-} from "@weir/core"
+import { Dataflow, FixedPartitionedSource, op, runMain } from "@weir/core"
 import { initDbDir, RecoveryConfig } from "@weir/recovery"
 import { TestingSink } from "@weir/testing"
 import * as fs from "node:fs"
@@ -14,48 +6,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { KafkaSource, type KafkaSourceMessage } from "../src/index.js"
+import { CrashingSource } from "./crashing.js"
 import { brokers, createTopics, fileTopics, produce } from "./kafka.js"
-
-/**
- * Wraps a source and aborts the run (once) when `abortAfter` items have been
- * handed to the runtime: a crash in the middle of reading.
- */
-class CrashingSource<X, S> extends FixedPartitionedSource<X, S> {
-  emitted = 0
-  crashed = false
-  constructor(private readonly inner: FixedPartitionedSource<X, S>, private readonly abortAfter: number) {
-    super()
-  }
-  listParts() {
-    return this.inner.listParts()
-  }
-  async buildPart(stepId: string, forPart: string, resume: S | undefined): Promise<StatefulSourcePartition<X, S>> {
-    const part = (await this.inner.buildPart(stepId, forPart, resume)) as StatefulSourcePartition<X, S>
-    const counted = (items: Iterable<X>): Array<X> => {
-      const arr = Array.from(items)
-      this.emitted += arr.length
-      return arr
-    }
-    return {
-      nextBatch: () => {
-        if (!this.crashed && this.emitted >= this.abortAfter) {
-          this.crashed = true
-          throw new AbortExecution()
-        }
-        const r = part.nextBatch() as Iterable<X> | typeof EOF | Promise<Iterable<X> | typeof EOF>
-        if (r === EOF) return EOF
-        if (r instanceof Promise) {
-          // Stay lazy: the wrapped partition moves its position only when the runtime takes the batch.
-          return r.then((it) => (it === EOF ? EOF : { [Symbol.iterator]: () => counted(it).values() }))
-        }
-        return counted(r)
-      },
-      nextAwake: () => part.nextAwake?.(),
-      snapshot: () => part.snapshot(),
-      close: () => part.close?.()
-    }
-  }
-}
 
 const topic = fileTopics()
 

@@ -42,8 +42,11 @@ export {
   DynamicSink,
   FixedPartitionedSink,
   isSink,
+  isTransactionalSink,
   Sink,
+  TransactionalSink,
   type MaybeAsyncVoid,
+  type TransactionalSinkPartition,
   type StatefulSinkPartition,
   type StatelessSinkPartition
 } from "./outputs.js"

@@ -234,7 +234,11 @@ export class Execution extends Engine {
   private closeEpoch(): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> {
     const ex = this
     return Effect.gen(function*() {
+      // Transactional sinks publish the previous epoch once its commit is written: wait for that
+      // first, so that the output of this epoch is usually the only one left to store.
+      if (ex.txSinks.length > 0) yield* ex.awaitCommit()
       yield* ex.drainWrites()
+      if (ex.prepareTransactional(ex.epoch)) ex.dirty = true
       const store = ex.config.store
       let commitMs: number | undefined
       if (ex.dirty && store !== undefined) {
@@ -248,7 +252,10 @@ export class Execution extends Engine {
           const write = Effect.suspend(() => {
             const writing = performance.now()
             return Effect.tap(ex.write(epoch, snapshots), () =>
-              Effect.sync(() => commitSeconds.updateUnsafe((performance.now() - writing) / 1000, ex.config.context)))
+              Effect.sync(() => {
+                commitSeconds.updateUnsafe((performance.now() - writing) / 1000, ex.config.context)
+                ex.publishCommitted(epoch)
+              }))
           })
           ex.inFlightCommit = yield* Effect.forkChild(ex.commitSpan(epoch, write))
           commitMs = performance.now() - started
@@ -329,6 +336,8 @@ export class Execution extends Engine {
       yield* ex.awaitCommit()
       const snapshots = yield* ex.takeSnapshots()
       yield* ex.write(epoch, snapshots)
+      // Every worker is on this thread: the epoch is committed everywhere.
+      ex.publishCommitted(epoch)
     })
   }
 
@@ -401,6 +410,11 @@ export class Execution extends Engine {
       if (!sink.slots.some((slot) => slot.written)) continue
       this.sinkSnapshots(sink, (worker, name, state) => addPartition(worker, sink.stepId, name, state))
     }
+    // A transactional sink's outbox, in full on every worker (an empty one says all is published).
+    for (const tx of this.txSinks) {
+      const snaps = add(tx.worker, tx.stepId, true)
+      tx.snapshot(snaps.keys as Array<string>, snaps.states as Array<unknown>)
+    }
     return perWorker
   }
 
@@ -428,7 +442,9 @@ export class Execution extends Engine {
       } finally {
         setActiveClock(prev)
       }
+      if (ex.txSinks.length > 0) yield* ex.awaitCommit()
       yield* ex.drainWrites()
+      ex.prepareTransactional(ex.epoch)
       let commitMs: number | undefined
       if (ex.config.store !== undefined) {
         const started = performance.now()
@@ -436,6 +452,8 @@ export class Execution extends Engine {
         commitMs = performance.now() - started
         commitSeconds.updateUnsafe(commitMs / 1000, ex.config.context)
       }
+      // The last epoch's output, published now that it is committed.
+      if (ex.txSinks.length > 0) yield* ex.drainWrites()
       ex.epochClosed(commitMs)
       yield* ex.closeAll()
     })

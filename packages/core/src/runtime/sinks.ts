@@ -5,8 +5,9 @@
  * closes (a batch counts as written only when its write has settled).
  */
 import type { WeirRuntimeError } from "../errors.js"
-import type { FixedPartitionedSink, StatefulSinkPartition, StatelessSinkPartition } from "../outputs.js"
+import type { FixedPartitionedSink, StatefulSinkPartition, StatelessSinkPartition, TransactionalSinkPartition } from "../outputs.js"
 import { isAsync, stepError, toPromise } from "./async.js"
+import { checkSnapshot } from "./snapshotCheck.js"
 import { checkKeyed, type RuntimeStep } from "./steps.js"
 
 /** Every write still in flight, and the first one that failed. */
@@ -197,4 +198,105 @@ export class PartitionedOutputStep implements RuntimeStep {
   }
 
   eof(): void {}
+}
+
+/** A prepared epoch of a transactional sink partition, not yet published. */
+export interface Unpublished {
+  readonly epoch: number
+  readonly prepared: unknown
+}
+
+/** The snapshot key of what worker `writer` prepared in `epoch`. */
+export const outboxKey = (writer: number, epoch: number): string => `${writer}:${epoch}`
+
+/** The writer and epoch of an outbox snapshot key, or `undefined` for another key. */
+export const parseOutboxKey = (key: string): { readonly writer: number; readonly epoch: number } | undefined => {
+  const m = /^(\d+):(\d+)$/.exec(key)
+  return m === null ? undefined : { writer: Number(m[1]), epoch: Number(m[2]) }
+}
+
+/**
+ * One worker's partition of a transactional sink. Writes are staged by the
+ * partition, tagged with the epoch being processed; when an epoch closes here
+ * its staged output is prepared and kept, until published, in every snapshot
+ * of the step (a full snapshot: the keys are `writer:epoch`, so the store
+ * holds exactly the prepared epochs not yet known to be published); once the
+ * epoch is committed by every worker it is published, in epoch order, as a
+ * tracked write (an epoch close waits for it, and a failure fails the run).
+ */
+export class TransactionalOutputStep implements RuntimeStep {
+  private readonly writer: SerialWriter
+  private readonly publisher: SerialWriter
+  /** Prepared epochs not yet published, oldest first. */
+  readonly unpublished: Array<Unpublished> = []
+  /** Epochs up to this one are published or being published. */
+  private scheduled = 0
+  /** Something was prepared or published since the last snapshot. */
+  changed = false
+
+  constructor(
+    readonly stepId: string,
+    /** The worker writing. */
+    readonly worker: number,
+    private readonly part: TransactionalSinkPartition<unknown, unknown>,
+    pending: PendingWrites,
+    /** The epoch items pushed now belong to. */
+    private readonly epochOf: () => number
+  ) {
+    this.writer = new SerialWriter(pending)
+    this.publisher = new SerialWriter(pending)
+  }
+
+  push(_port: number, batch: Array<unknown>): void {
+    const part = this.part
+    const epoch = this.epochOf()
+    this.writer.run(() => part.writeBatch(batch, epoch), (e) => stepError("TransactionalSinkPartition.writeBatch", this.stepId, e))
+  }
+
+  eof(): void {}
+
+  /** Epoch `epoch` closed on this worker (every write of it staged): take its output. */
+  prepare(epoch: number): void {
+    let prepared: unknown
+    try {
+      prepared = this.part.prepare(epoch)
+    } catch (e) {
+      throw stepError("TransactionalSinkPartition.prepare", this.stepId, e)
+    }
+    if (prepared === undefined) return
+    checkSnapshot(this.stepId, `the output of epoch ${epoch}`, prepared)
+    this.unpublished.push({ epoch, prepared })
+    this.changed = true
+  }
+
+  /** This worker's snapshot of the step: every prepared epoch not yet published. */
+  snapshot(keys: Array<string>, states: Array<unknown>): void {
+    for (const u of this.unpublished) {
+      keys.push(outboxKey(this.worker, u.epoch))
+      states.push(u.prepared)
+    }
+    this.changed = false
+  }
+
+  /** Every worker committed every epoch up to `epoch`: publish what was prepared in them, in order. */
+  committed(epoch: number): void {
+    for (const u of this.unpublished) {
+      if (u.epoch > epoch) break
+      if (u.epoch <= this.scheduled) continue
+      this.scheduled = u.epoch
+      this.publisher.run(
+        () => {
+          const r = this.part.publish(u.epoch, u.prepared)
+          return isAsync(r) ? toPromise<void>(r).then(() => this.published(u)) : this.published(u)
+        },
+        (e) => stepError("TransactionalSinkPartition.publish", this.stepId, e, ` (epoch ${u.epoch})`)
+      )
+    }
+  }
+
+  private published(u: Unpublished): void {
+    const at = this.unpublished.indexOf(u)
+    if (at >= 0) this.unpublished.splice(at, 1)
+    this.changed = true
+  }
 }

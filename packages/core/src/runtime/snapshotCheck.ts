@@ -12,6 +12,7 @@
  * The same walk checks items before they are copied to another worker thread
  * (`codec.ts`), where functions and symbols are refused too.
  */
+import { WeirRuntimeError } from "../errors.js"
 
 /** Where in the value a class instance sits (`state.a[2]`) and its class name (or `function`, `symbol`: see {@link findUnsendable}). */
 export interface Uncloneable {
@@ -124,3 +125,16 @@ const find = (value: unknown, root: string, refuseFunctions: boolean): Uncloneab
 }
 
 const describeKey = (k: unknown): string => (typeof k === "string" ? JSON.stringify(k) : typeof k === "object" ? "…" : String(k))
+
+/** Refuse a snapshot that a store would bring back without its prototype (see snapshotCheck.ts). */
+export const checkSnapshot = (stepId: string, of: string, state: unknown): void => {
+  const found = findUncloneable(state)
+  if (found === undefined) return
+  throw new WeirRuntimeError({
+    message: `can't snapshot the state of ${of} in step '${stepId}': it holds a \`${found.type}\` instance at \`${found.path}\`, ` +
+      "and a recovery store keeps only plain data (objects, arrays, Map, Set, Date, bigint, typed arrays), so it would come back " +
+      "without its class and methods. Keep plain data in the state (rebuild the instance from it when the step resumes), " +
+      "or convert it in the logic's `snapshot()`",
+    stepId
+  })
+}

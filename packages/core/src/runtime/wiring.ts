@@ -17,7 +17,14 @@ import type { WeirRecoveryError } from "../errors.js"
 import { WeirRuntimeError } from "../errors.js"
 import type { DynamicSource, FixedPartitionedSource, StatefulSourcePartition, StatelessSourcePartition } from "../inputs.js"
 import type { ItemStage } from "../internal/kernel.js"
-import type { DynamicSink, FixedPartitionedSink, StatelessSinkPartition } from "../outputs.js"
+import {
+  type DynamicSink,
+  type FixedPartitionedSink,
+  isTransactionalSink,
+  type StatelessSinkPartition,
+  type TransactionalSink,
+  type TransactionalSinkPartition
+} from "../outputs.js"
 import { isAsync, stepError, toEffect } from "./async.js"
 import type { WeirClock } from "./clock.js"
 import { FusedStep, fusableChains } from "./fusion.js"
@@ -25,8 +32,19 @@ import { type Exchange, isFixedSink, isFixedSource, type Plan, type PlannedStep 
 import { epochGauge, setGauge, stateKeys, StepCounters } from "./metrics.js"
 import { endSpan, startSpan } from "./observability.js"
 import { partitionOwner } from "./routing.js"
-import { DynamicOutputStep, naturalCompare, PartitionedOutputStep, PendingWrites, SerialWriter, SinkPartitionSlot } from "./sinks.js"
-import { findUncloneable } from "./snapshotCheck.js"
+import {
+  DynamicOutputStep,
+  naturalCompare,
+  parseOutboxKey,
+  PartitionedOutputStep,
+  PendingWrites,
+  SerialWriter,
+  SinkPartitionSlot,
+  TransactionalOutputStep
+} from "./sinks.js"
+import { checkSnapshot } from "./snapshotCheck.js"
+
+export { checkSnapshot }
 import { InputPartition } from "./sources.js"
 import {
   BranchStep,
@@ -113,6 +131,8 @@ export abstract class Engine {
   readonly timers = new TimerHeap<KeyState>()
   readonly pending = new PendingWrites()
   readonly sinkSteps: Array<PartitionedOutputStep> = []
+  /** The partitions of transactional sinks, of every worker of this thread, in plan order. */
+  readonly txSinks: Array<TransactionalOutputStep> = []
   protected readonly closers: Array<() => Effect.Effect<void, WeirRuntimeError>> = []
   protected readonly partitionClosers = new Map<InputPartition, () => Effect.Effect<void, WeirRuntimeError>>()
   /** Partitions that ended in the last turn, to close right away. */
@@ -235,6 +255,7 @@ export abstract class Engine {
   protected build(): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> {
     const engine = this
     return Effect.gen(function*() {
+      yield* engine.checkTransactional()
       for (const step of engine.plan.steps) yield* engine.buildStep(step)
       engine.fuseChains()
       engine.wireEmitters()
@@ -273,6 +294,14 @@ export abstract class Engine {
             // One step for the thread's workers: it holds the partitions they own.
             const shared = yield* engine.buildFixedSink(step, k.sink)
             for (const w of engine.workers) w.steps.push(shared)
+          } else if (isTransactionalSink(k.sink)) {
+            yield* engine.recoverTransactional(step, k.sink)
+            for (const w of engine.workers) {
+              const part = yield* engine.buildTransactionalSink(step, k.sink, w.workerIndex)
+              const out = new TransactionalOutputStep(step.stepId, w.workerIndex, part, engine.pending, () => engine.currentEpoch)
+              engine.txSinks.push(out)
+              w.steps.push(out)
+            }
           } else {
             for (const w of engine.workers) {
               const part = yield* engine.buildDynamicSink(step, k.sink as DynamicSink<unknown>, w.workerIndex)
@@ -469,6 +498,81 @@ export abstract class Engine {
     })
   }
 
+  /** A transactional sink keeps each epoch's output in the store until it is published: without a store, fail before anything is built. */
+  private checkTransactional(): Effect.Effect<void, WeirRuntimeError> {
+    if (this.wiring.tracking) return Effect.void
+    for (const step of this.plan.steps) {
+      const k = step.kernel
+      if (k.kind !== "output" || !isTransactionalSink(k.sink)) continue
+      return Effect.fail(
+        new WeirRuntimeError({
+          message: `step '${step.stepId}' writes to a transactional (exactly-once) sink, \`${typeName(k.sink)}\`, and the run has no ` +
+            "recovery store: the sink keeps each epoch's output in the store, with the epoch's state, until it is published. " +
+            "Run with a recovery store (`recovery` in the run options; `weir run -r <dir>`), or make the sink at-least-once " +
+            "(for KafkaSink: leave out `exactlyOnce: true`)",
+          stepId: step.stepId
+        })
+      )
+    }
+    return Effect.void
+  }
+
+  /**
+   * Hand every epoch an earlier execution prepared and may not have
+   * published to the sink's `recover`, per writer, oldest first: the writers
+   * whose outbox this thread holds (those the worker `writer mod workers`
+   * of this thread owns).
+   */
+  private recoverTransactional(step: PlannedStep, sink: TransactionalSink<unknown, unknown>) {
+    const engine = this
+    return Effect.gen(function*() {
+      const rows = yield* engine.loadStates(step.stepId)
+      const byWriter = new Map<number, Array<readonly [number, unknown]>>()
+      for (const [key, prepared] of rows) {
+        const at = parseOutboxKey(key)
+        if (at === undefined) continue
+        if (engine.byIndex[at.writer % engine.workerCount] === undefined) continue
+        let list = byWriter.get(at.writer)
+        if (list === undefined) byWriter.set(at.writer, (list = []))
+        list.push([at.epoch, prepared])
+      }
+      for (const writer of [...byWriter.keys()].sort((a, b) => a - b)) {
+        const epochs = byWriter.get(writer)!.sort((a, b) => a[0] - b[0])
+        yield* callMaybeAsync<unknown>(
+          () => sink.recover(step.stepId, writer, epochs),
+          (e) => stepError("TransactionalSink.recover", step.stepId, e, ` for writer ${writer}`)
+        )
+      }
+    })
+  }
+
+  private buildTransactionalSink(step: PlannedStep, sink: TransactionalSink<unknown, unknown>, workerIndex: number) {
+    const engine = this
+    return Effect.gen(function*() {
+      const part = yield* callMaybeAsync<TransactionalSinkPartition<unknown, unknown>>(
+        () => sink.buildTransactional(step.stepId, workerIndex, engine.workerCount),
+        (e) => stepError("TransactionalSink.buildTransactional", step.stepId, e)
+      )
+      engine.closers.push(onceCloser(() => part.close?.(), (e) => stepError("TransactionalSinkPartition.close", step.stepId, e)))
+      return part
+    })
+  }
+
+  /** Epoch `epoch` closes on this thread's workers: each transactional sink partition prepares its output. Whether any changed. */
+  protected prepareTransactional(epoch: number): boolean {
+    let changed = false
+    for (const tx of this.txSinks) {
+      tx.prepare(epoch)
+      if (tx.changed) changed = true
+    }
+    return changed
+  }
+
+  /** Every worker committed every epoch up to `epoch`: transactional sinks publish it. */
+  protected publishCommitted(epoch: number): void {
+    for (const tx of this.txSinks) tx.committed(epoch)
+  }
+
   private buildFixedSink(step: PlannedStep, sink: FixedPartitionedSink<unknown, unknown>) {
     const engine = this
     const stepId = step.stepId
@@ -600,19 +704,6 @@ export abstract class Engine {
       f(slot.owner, slot.name, state)
     }
   }
-}
-
-/** Refuse a snapshot that a store would bring back without its prototype (see snapshotCheck.ts). */
-export const checkSnapshot = (stepId: string, of: string, state: unknown): void => {
-  const found = findUncloneable(state)
-  if (found === undefined) return
-  throw new WeirRuntimeError({
-    message: `can't snapshot the state of ${of} in step '${stepId}': it holds a \`${found.type}\` instance at \`${found.path}\`, ` +
-      "and a recovery store keeps only plain data (objects, arrays, Map, Set, Date, bigint, typed arrays), so it would come back " +
-      "without its class and methods. Keep plain data in the state (rebuild the instance from it when the step resumes), " +
-      "or convert it in the logic's `snapshot()`",
-    stepId
-  })
 }
 
 /** Call `onNotify` of every due key, grouped by step. */

@@ -20,6 +20,7 @@ import { DISCARDED } from "../recovery.js"
 import { applyReadings, commitSeconds } from "../metrics.js"
 import { type RunObserver, StepSpanSampling, type ThreadTracing, ThreadTracingSpec } from "../observability.js"
 import { ownerOf } from "../routing.js"
+import { parseOutboxKey } from "../sinks.js"
 import type { FromWorker, ToWorker, WireError, WireSnapshots, WorkerData } from "./protocol.js"
 
 /**
@@ -343,6 +344,19 @@ export const runThreads = (
           transfers[w]!.push(buf)
         }
       }
+      for (const stepId of first.transactional) {
+        const rows = yield* store.loadStates(stepId)
+        const byOwner: Array<Array<readonly [string, unknown]>> = Array.from({ length: n }, () => [])
+        for (const row of rows) {
+          const at = parseOutboxKey(row[0])
+          if (at !== undefined) byOwner[at.writer % n]!.push(row)
+        }
+        for (let w = 0; w < n; w++) {
+          const buf = encodeBatch(stepId, byOwner[w]!)
+          perWorker[w]!.push([stepId, buf])
+          transfers[w]!.push(buf)
+        }
+      }
       for (const stepId of first.partitioned) {
         const rows = yield* store.loadStates(stepId)
         for (let w = 0; w < n; w++) {
@@ -388,6 +402,10 @@ export const runThreads = (
           const ms = performance.now() - started
           commitSeconds.updateUnsafe(ms / 1000, context)
           epochs.committed(toWrite, ms)
+          if (first.transactional.length > 0) {
+            const m: ToWorker = { t: "committed", epoch: toWrite }
+            for (let w = 0; w < n; w++) post(w, m)
+          }
         } else {
           fulls.skipped(toWrite)
           epochs.committed(toWrite, undefined)

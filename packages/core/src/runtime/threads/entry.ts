@@ -13,6 +13,7 @@ import * as Option from "effect/Option"
 import { parentPort, workerData } from "node:worker_threads"
 import { isDataflow, typeName } from "../../Dataflow.js"
 import { WeirRecoveryError, WeirRuntimeError } from "../../errors.js"
+import { isTransactionalSink } from "../../outputs.js"
 import { toJSON } from "../../visualize.js"
 import { decodeBatch } from "../codec.js"
 import { buildPlan, isFixedSink, isFixedSource } from "../plan.js"
@@ -93,6 +94,7 @@ const main = async (): Promise<void> => {
   const partitioned = plan.steps.filter((s) =>
     (s.kernel.kind === "input" && isFixedSource(s.kernel.source)) || (s.kernel.kind === "output" && isFixedSink(s.kernel.sink))
   ).map((s) => s.stepId)
+  const transactional = plan.steps.filter((s) => s.kernel.kind === "output" && isTransactionalSink(s.kernel.sink)).map((s) => s.stepId)
   // Asked to stop while the module was loading: nothing is open yet.
   if (early.some((m) => m.t === "stop")) {
     send({ t: "stopped" })
@@ -107,7 +109,7 @@ const main = async (): Promise<void> => {
       }
       else early.push(m)
     }
-    send({ t: "ready", flowId: flow.id, stateful, partitioned, graph: toJSON(flow) })
+    send({ t: "ready", flowId: flow.id, stateful, partitioned, transactional, graph: toJSON(flow) })
   })
   const states = new Map<string, Map<string, unknown>>()
   for (const [stepId, pairs] of start.states) states.set(stepId, new Map(decodeBatch(pairs) as Array<[string, unknown]>))

@@ -64,6 +64,8 @@ export type FromWorker =
     readonly stateful: ReadonlyArray<string>
     /** Ids of partitioned sources and sinks (whose partition states go to every worker). */
     readonly partitioned: ReadonlyArray<string>
+    /** Ids of transactional sinks (whose outbox entries go to the worker `writer mod workers`). */
+    readonly transactional: ReadonlyArray<string>
     /** The dataflow, as `toJSON` renders it. */
     readonly graph: RenderedDataflow
   }
@@ -97,5 +99,7 @@ export type ToWorker =
   }
   /** Epoch `epoch` may be entered; these stateful steps snapshot in full when it closes. */
   | { readonly t: "epoch"; readonly epoch: number; readonly full: ReadonlyArray<string> }
+  /** Every worker's commit of every epoch up to `epoch` is written: transactional sinks may publish them. */
+  | { readonly t: "committed"; readonly epoch: number }
   /** Stop now: close everything and say `stopped`. */
   | { readonly t: "stop" }

@@ -22,7 +22,7 @@ import type { Exchange, Plan } from "../plan.js"
 import { PUBLISH_EVERY_MS, readingsOf } from "../metrics.js"
 import { Progress } from "../progress.js"
 import { DISCARDED } from "../recovery.js"
-import type { PartitionedOutputStep } from "../sinks.js"
+import { type PartitionedOutputStep, TransactionalOutputStep } from "../sinks.js"
 import type { Emit, StatefulStep } from "../steps.js"
 import {
   asRuntimeError,
@@ -89,6 +89,11 @@ export class ThreadExecution extends Engine {
   /** Per step index: whether it is stateful, or a partitioned sink. */
   private readonly statefulIndex = new Map<StatefulStep, number>()
   private readonly sinkAt = new Map<number, PartitionedOutputStep>()
+  private readonly txAt = new Map<number, TransactionalOutputStep>()
+  /** Every epoch up to this one is committed everywhere (the coordinator said so). */
+  private committedEverywhere = 0
+  /** Waiting for the final epoch's commit to be written (see `finish`). */
+  private onCommitted: (() => void) | undefined = undefined
 
   private constructor(plan: Plan, private readonly config: ThreadConfig) {
     super(plan, {
@@ -131,6 +136,7 @@ export class ThreadExecution extends Engine {
         const step = ex.workers[0]!.steps[s.index]
         if (s.kernel.kind === "statefulBatch") ex.statefulIndex.set(step as StatefulStep, s.index)
         if (s.exchange === "partition") ex.sinkAt.set(s.index, step as PartitionedOutputStep)
+        if (step instanceof TransactionalOutputStep) ex.txAt.set(s.index, step)
       }
       ex.listen()
       const now = config.clock.now()
@@ -181,7 +187,11 @@ export class ThreadExecution extends Engine {
   /** The coordinator said something. */
   onCoordinator(m: ToWorker): void {
     if (m.t === "epoch") this.directives.set(m.epoch, new Set(m.full))
-    else if (m.t === "stop") this.stopRequested = true
+    else if (m.t === "committed") {
+      this.committedEverywhere = Math.max(this.committedEverywhere, m.epoch)
+      this.publishCommitted(m.epoch)
+      this.onCommitted?.()
+    } else if (m.t === "stop") this.stopRequested = true
     this.wake()
   }
 
@@ -199,7 +209,7 @@ export class ThreadExecution extends Engine {
   private canClose(step: number, epoch: number): boolean {
     const k = this.plan.steps[step]!.kernel.kind
     if (k === "statefulBatch") return this.permitted(epoch)
-    if (this.sinkAt.has(step) && this.pending.size > 0) {
+    if ((this.sinkAt.has(step) || this.txAt.has(step)) && this.pending.size > 0) {
       this.waitsForWrites = true
       return false
     }
@@ -248,6 +258,17 @@ export class ThreadExecution extends Engine {
         return
       }
       case "output": {
+        const tx = this.txAt.get(step)
+        if (tx !== undefined) {
+          // The outbox, in full at every epoch (an empty one says all is published).
+          tx.prepare(epoch)
+          if (tx.changed) commit.dirty = true
+          const keys: Array<string> = []
+          const states: Array<unknown> = []
+          tx.snapshot(keys, states)
+          this.addSnapshots(commit, planned.stepId, true, keys, states)
+          return
+        }
         const sink = this.sinkAt.get(step)
         if (sink === undefined) return
         if (sink.slots.some((s) => s.written)) commit.dirty = true
@@ -552,6 +573,19 @@ export class ThreadExecution extends Engine {
           catch: asRuntimeError
         })
         ex.config.send({ t: "commit", epoch: fin, dirty: true, final: true, steps: commit.steps, live: commit.live }, commit.transfer)
+        if (ex.txAt.size > 0) {
+          // The last epoch's output is published once the coordinator has written its commit.
+          yield* Effect.callback<void>((resume) => {
+            const check = () => {
+              if (ex.committedEverywhere < fin) return
+              ex.onCommitted = undefined
+              resume(Effect.void)
+            }
+            ex.onCommitted = check
+            check()
+          })
+          yield* ex.drainWrites()
+        }
       }
       ex.epochDone(fin)
       ex.endEpochSpan()
