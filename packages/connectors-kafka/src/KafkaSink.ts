@@ -128,6 +128,15 @@ export class KafkaSink extends TransactionalSink<KafkaSinkMessage, KafkaOutbox> 
     }
   }
 
+  /**
+   * librdkafka's Node binding can't be loaded in a worker thread (it is not
+   * context-aware, and delivers its callbacks on the main thread's loop), so
+   * a flow with a Kafka connector runs its workers on the calling thread.
+   */
+  override get mainThreadOnly(): boolean {
+    return true
+  }
+
   /** Whether the sink writes exactly once (`exactlyOnce: true`). */
   override get transactional(): boolean {
     return this.exactlyOnce

@@ -193,6 +193,15 @@ export class KafkaSource<R extends boolean = true> extends FixedPartitionedSourc
     this.isolationLevel = isolation
   }
 
+  /**
+   * librdkafka's Node binding can't be loaded in a worker thread (it is not
+   * context-aware, and delivers its callbacks on the main thread's loop), so
+   * a flow with a Kafka connector runs its workers on the calling thread.
+   */
+  override get mainThreadOnly(): boolean {
+    return true
+  }
+
   /** Every partition of every topic, as `"<partition>-<topic>"`. */
   async listParts(): Promise<Array<string>> {
     const listed = await listPartitions({ ...baseConfig(this.brokers), ...this.addConfig }, this.brokers, this.topics)

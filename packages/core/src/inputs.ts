@@ -49,6 +49,18 @@ export abstract class Source<X> {
   readonly [SourceTypeId] = SourceTypeId
   /** @internal phantom */
   declare readonly _X: (_: never) => X
+  /**
+   * `true` for a connector that can't run in a worker thread — one whose
+   * client is a native addon that is not context-aware, as librdkafka's
+   * Node binding is. A run on worker threads (`runCluster` with a flow
+   * module, `weir run -w N`) of a flow holding one runs its workers
+   * interleaved on the calling thread instead, with a warning.
+   *
+   * @since 0.3.0
+   */
+  get mainThreadOnly(): boolean {
+    return false
+  }
 }
 
 /** One partition of a {@link FixedPartitionedSource}: it reads, and can say where it is. */

@@ -14,7 +14,8 @@ import * as Option from "effect/Option"
 import { toJSON } from "../visualize.js"
 import { Execution } from "./execution.js"
 import { getDefaultLayer, RuntimeMetrics, StepSpanSampling } from "./observability.js"
-import { type FlowModule, runThreads } from "./threads/coordinator.js"
+import { type FlowModule, moduleUrl, runThreads } from "./threads/coordinator.js"
+import { loadFlowModule } from "./threads/load.js"
 import type { ClusterOptions, RunOptions } from "./options.js"
 import { buildPlan } from "./plan.js"
 import type { RecoveryStore } from "./recovery.js"
@@ -203,9 +204,50 @@ export const runCluster = (
       })
     )
   }
-  return Effect.scoped(Effect.flatMap(epochIntervalOf(options), (epochInterval) =>
-    runThreads(flow, { workers, epochInterval, recovery: options.recovery, observe: options.observe })))
+  const module = flow
+  return Effect.flatMap(oneThreadOnly(module), (local) => {
+    if (local !== undefined) {
+      return Effect.andThen(
+        Effect.logWarning(
+          `the flow '${local.flow.id}' uses ${local.steps.join(", ")}, which can't run in a worker thread: ` +
+            `running its ${workers} workers interleaved on this thread instead (no parallel speed-up; ` +
+            "for that, run several processes)"
+        ),
+        runWorkers(local.flow, options, workers)
+      )
+    }
+    return Effect.scoped(Effect.flatMap(epochIntervalOf(options), (epochInterval) =>
+      runThreads(module, { workers, epochInterval, recovery: options.recovery, observe: options.observe })))
+  })
 }
+
+/**
+ * The flow of `module`, loaded on this thread, when one of its sources or
+ * sinks can't run in a worker thread (see `Source.mainThreadOnly`), with
+ * those steps; `undefined` when all can.
+ */
+const oneThreadOnly = (
+  module: FlowModule
+): Effect.Effect<{ readonly flow: Dataflow; readonly steps: ReadonlyArray<string> } | undefined, WeirRuntimeError> =>
+  Effect.gen(function*() {
+    const flow = yield* Effect.tryPromise({
+      try: () => loadFlowModule(moduleUrl(module.module), module.export ?? "flow", module.args, "the calling thread"),
+      catch: (e) => (e instanceof WeirRuntimeError ? e : new WeirRuntimeError({ message: String(e), cause: e }))
+    })
+    const plan = yield* Effect.try({
+      try: () => buildPlan(flow),
+      catch: (e) => (e instanceof WeirRuntimeError ? e : new WeirRuntimeError({ message: String(e), cause: e }))
+    })
+    const steps: Array<string> = []
+    for (const s of plan.steps) {
+      const k = s.kernel
+      const connector = k.kind === "input" ? k.source : k.kind === "output" ? k.sink : undefined
+      if ((connector as { readonly mainThreadOnly?: unknown } | undefined)?.mainThreadOnly === true) {
+        steps.push(`'${s.stepId}' (${typeName(connector)})`)
+      }
+    }
+    return steps.length === 0 ? undefined : { flow, steps }
+  })
 
 const isFlowModule = (u: unknown): u is FlowModule =>
   typeof u === "object" && u !== null && (typeof (u as FlowModule).module === "string" || (u as FlowModule).module instanceof URL)

@@ -56,7 +56,7 @@ type Event =
   | { readonly worker: number; readonly message: FromWorker }
   | { readonly worker: number; readonly crashed: unknown }
 
-const moduleUrl = (m: string | URL): string => {
+export const moduleUrl = (m: string | URL): string => {
   if (m instanceof URL) return m.href
   if (/^[a-z][a-z0-9+.-]*:/i.test(m) && !/^[a-z]:[\\/]/i.test(m)) return m
   return pathToFileURL(isAbsolute(m) ? m : resolve(process.cwd(), m)).href

@@ -11,14 +11,13 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { parentPort, workerData } from "node:worker_threads"
-import { isDataflow, typeName } from "../../Dataflow.js"
 import { WeirRecoveryError, WeirRuntimeError } from "../../errors.js"
 import { isTransactionalSink } from "../../outputs.js"
 import { toJSON } from "../../visualize.js"
 import { decodeBatch } from "../codec.js"
 import { buildPlan, isFixedSink, isFixedSource } from "../plan.js"
 import type { FromWorker, ToWorker, WireError, WorkerData } from "./protocol.js"
-import { registerTypeScript, TYPESCRIPT_FILE } from "../typescript.js"
+import { loadFlowModule } from "./load.js"
 import { ThreadExecution } from "./worker.js"
 
 const data = workerData as WorkerData
@@ -38,44 +37,7 @@ const wireError = (e: unknown): WireError => {
   }
 }
 
-const loadFlow = async (): Promise<unknown> => {
-  if (TYPESCRIPT_FILE.test(data.module) && !import.meta.url.endsWith(".ts")) {
-    try {
-      // As the weir CLI does: tsx, and the user's .ts files as ES modules even in a CommonJS package.
-      await registerTypeScript()
-    } catch (e) {
-      throw new WeirRuntimeError({
-        message: `can't load the TypeScript flow module '${data.module}' in a worker thread: tsx is not installed ` +
-          `(${e instanceof Error ? e.message : String(e)}); install it (\`npm install tsx\`) or point at compiled JavaScript`,
-        cause: e
-      })
-    }
-  }
-  let mod: Record<string, unknown>
-  try {
-    mod = (await import(data.module)) as Record<string, unknown>
-  } catch (e) {
-    throw new WeirRuntimeError({ message: `error loading the flow module '${data.module}' in worker ${data.worker}: ${String(e)}`, cause: e })
-  }
-  if (!(data.exportName in mod) || mod[data.exportName] === undefined) {
-    const names = Object.keys(mod).filter((k) => mod[k] !== undefined).sort()
-    throw new WeirRuntimeError({
-      message: `the flow module '${data.module}' has no export named '${data.exportName}' (${
-        names.length === 0 ? "it has no exports" : `its exports are: ${names.join(", ")}`
-      }); name the export holding the Dataflow with \`export\``
-    })
-  }
-  let value: unknown = mod[data.exportName]
-  if (typeof value === "function") value = await (value as (...a: ReadonlyArray<unknown>) => unknown)(...(data.args ?? []))
-  if (!isDataflow(value)) {
-    throw new WeirRuntimeError({
-      message: `the export '${data.exportName}' of '${data.module}' is not a Dataflow (nor a function returning one): got a \`${
-        typeName(value)
-      }\`. If it is a Dataflow, it comes from another copy of @weir/core than this one: install a single version`
-    })
-  }
-  return value
-}
+const loadFlow = (): Promise<unknown> => loadFlowModule(data.module, data.exportName, data.args, `worker ${data.worker}`)
 
 const main = async (): Promise<void> => {
   const early: Array<ToWorker> = []
