@@ -8,6 +8,7 @@ import { Effect, Fiber } from "effect"
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { threadId } from "node:worker_threads"
 import { describe, expect, it } from "vitest"
 import { clusterMain, runCluster, WeirRuntimeError } from "../src/index.js"
 
@@ -45,6 +46,18 @@ describe("worker threads", () => {
     expect(String((err as Error).message)).toContain("has no export named 'nope'")
     expect(String((err as Error).message)).toContain("runningSum")
   }, 30_000)
+
+  it("runs a flow with a source that can't run in a worker thread interleaved on this thread, on every worker", async () => {
+    const out = fresh()
+    await clusterMain(threads("mainThreadOnly", [out]), { workersPerProcess: 2, epochInterval: 10 })
+    const lines = readdirSync(out).flatMap((f) =>
+      readFileSync(join(out, f), "utf8").trim().split("\n").map((l) => ({ file: f, ...(JSON.parse(l) as { item: [string, number]; thread: number }) }))
+    )
+    expect(lines).toHaveLength(1000)
+    // Both workers wrote, and all on this thread (the main one).
+    expect(new Set(lines.map((l) => l.file))).toEqual(new Set(["worker-0.jsonl", "worker-1.jsonl"]))
+    expect(new Set(lines.map((l) => l.thread))).toEqual(new Set([threadId]))
+  })
 
   it("refuses a custom clock with threads, saying how to run interleaved", async () => {
     const err = await clusterMain(threads("failing", [fresh()]), {
