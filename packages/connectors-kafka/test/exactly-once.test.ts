@@ -9,8 +9,8 @@
  * not exist. (Killed `weir run` processes: packages/cli/test/exactly-once.test.ts.)
  */
 import { RdKafka } from "@confluentinc/kafka-javascript"
-import { clusterMain, Dataflow, op, runMain, TransactionalSink } from "@weir/core"
-import { initDbDir, RecoveryConfig } from "@weir/recovery"
+import { clusterMain, Dataflow, op, type RecoveryConfigLike, runMain, TransactionalSink } from "@weir/core"
+import { initDbDir, initPostgres, PostgresRecoveryConfig, RecoveryConfig } from "@weir/recovery"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -22,10 +22,19 @@ import { brokers, createTopics, fileTopics, produce, readTopic } from "./kafka.j
 const topic = fileTopics()
 const N = 3_000
 
-const freshStore = async (): Promise<RecoveryConfig> => {
+const freshStore = async (): Promise<RecoveryConfigLike> => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weir-eos-"))
   await initDbDir(dir, 1)
   return new RecoveryConfig(dir)
+}
+
+/** A store of its own in the test PostgreSQL server (commits pipelined with the next epoch). */
+const freshPostgres = async (): Promise<RecoveryConfigLike> => {
+  const url = process.env.WEIR_PG_URL
+  if (!url) throw new Error("WEIR_PG_URL is not set: the global setup should have started PostgreSQL")
+  const schema = `eos_${process.pid}_${Math.floor(Math.random() * 1e9)}`
+  await initPostgres(url, 1, { schema })
+  return new PostgresRecoveryConfig(url, { schema })
 }
 
 const flowOf = (input: string, output: string, abortAfter: number | undefined, prefix: string) => {
@@ -63,12 +72,16 @@ describe("KafkaSink with exactlyOnce: true", () => {
     expect(await readTopic(brokers(), output, "read_uncommitted")).toEqual([])
   })
 
-  it.each([1, 2])("writes every input exactly once across aborts at random moments (%i workers)", async (workers) => {
+  it.each([
+    { workers: 1, store: "SQLite", fresh: freshStore },
+    { workers: 2, store: "SQLite", fresh: freshStore },
+    { workers: 2, store: "PostgreSQL", fresh: freshPostgres }
+  ])("writes every input exactly once across aborts at random moments ($workers workers, $store)", async ({ workers, fresh }) => {
     const [input, output] = [topic("in"), topic("out")]
     await createTopics(brokers(), [input, output])
     const want = await inputs(input)
-    const store = await freshStore()
-    const prefix = `weir-test-${Date.now().toString(36)}-${workers}`
+    const store = await fresh()
+    const prefix = `weir-test-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`
     for (let run = 0; run < 6; run++) {
       const abortAfter = run < 5 ? 200 + Math.floor(Math.random() * 1_500) : undefined
       await clusterMain(flowOf(input, output, abortAfter, prefix), { epochInterval: 0, workersPerProcess: workers, recovery: store })
@@ -120,9 +133,15 @@ describe("KafkaSink with exactlyOnce: true", () => {
     const input = topic("in")
     const missing = topic("missing")
     await createTopics(brokers(), [input])
-    await inputs(input)
+    const want = await inputs(input)
     const store = await freshStore()
-    await expect(runMain(flowOf(input, missing, undefined, `weir-test-missing-${Date.now()}`), { epochInterval: 0, recovery: store }))
+    const prefix = `weir-test-missing-${Date.now()}`
+    await expect(runMain(flowOf(input, missing, undefined, prefix), { epochInterval: 0, recovery: store }))
       .rejects.toThrow(new RegExp(`topic '${missing}'`))
+    // What was committed before the failure is still in the outbox: once the topic exists, a resume writes it all.
+    await createTopics(brokers(), [missing])
+    await runMain(flowOf(input, missing, undefined, prefix), { epochInterval: 0, recovery: store })
+    const committed = await readTopic(brokers(), missing, "read_committed")
+    expect(committed.map((m) => m.value).sort()).toEqual([...want].sort())
   }, 60_000)
 })
