@@ -35,8 +35,15 @@ export const createTopic = (topic: string, partitions: number): Promise<void> =>
 export const deleteTopic = (topic: string): Promise<void> =>
   withAdmin((admin) => new Promise<void>((resolve) => admin.deleteTopic(topic, 15_000, () => resolve())))
 
-/** Produce `[key, value]` messages to partition 0 of `topic`, in order, and wait until all are acknowledged. */
-export const produce = async (topic: string, messages: ReadonlyArray<readonly [string, string]>): Promise<void> => {
+/**
+ * Produce `[key, value]` messages to partition 0 of `topic` (or, with `partition: null`, to the
+ * partition the producer picks from the key), in order, and wait until all are acknowledged.
+ */
+export const produce = async (
+  topic: string,
+  messages: ReadonlyArray<readonly [string, string]>,
+  partition: number | null = 0
+): Promise<void> => {
   const producer = new RdKafka.Producer({ "bootstrap.servers": brokers(), dr_cb: true, "linger.ms": 1, "enable.idempotence": true })
   await new Promise<void>((resolve, reject) => producer.connect({ timeout: 10_000 }, (e) => (e ? reject(e) : resolve())))
   try {
@@ -48,36 +55,66 @@ export const produce = async (topic: string, messages: ReadonlyArray<readonly [s
       })
     })
     producer.setPollInterval(5)
-    for (const [key, value] of messages) producer.produce(topic, 0, Buffer.from(value), key)
+    for (const [key, value] of messages) producer.produce(topic, partition, Buffer.from(value), key)
     await delivered
   } finally {
     await new Promise<void>((resolve) => producer.disconnect(() => resolve()))
   }
 }
 
-/** Every `[key, value]` now in partition 0 of `topic`, in offset order. */
-export const readTopic = async (topic: string): Promise<Array<readonly [string | null, string | null]>> => {
+/**
+ * Every `[key, value]` now in partitions 0 to `partitions - 1` of `topic` (default: partition 0),
+ * partition by partition in offset order, as a reader with `isolation` (default `read_committed`:
+ * without the messages of aborted transactions) sees them.
+ */
+export const readTopic = async (
+  topic: string,
+  { partitions = 1, isolation = "read_committed" }: {
+    readonly partitions?: number
+    readonly isolation?: "read_committed" | "read_uncommitted"
+  } = {}
+): Promise<Array<readonly [string | null, string | null]>> => {
   const consumer = new RdKafka.KafkaConsumer({
     "bootstrap.servers": brokers(),
     "group.id": "weir-test-examples-reader",
+    "isolation.level": isolation,
     "enable.auto.commit": false,
     "enable.partition.eof": true
   })
   await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (e) => (e ? reject(e) : resolve())))
-  const out: Array<readonly [string | null, string | null]> = []
+  const read: Array<Array<readonly [string | null, string | null]>> = Array.from({ length: partitions }, () => [])
   try {
-    let atEnd = false
-    consumer.on("partition.eof", () => (atEnd = true))
-    consumer.assign([{ topic, partition: 0, offset: -2 }]) // -2: from the beginning
+    const atEnd = new Set<number>()
+    consumer.on("partition.eof", (e) => atEnd.add(e.partition))
+    consumer.assign(read.map((_, partition) => ({ topic, partition, offset: -2 }))) // -2: from the beginning
     consumer.setDefaultConsumeTimeout(100)
     const deadline = Date.now() + 20_000
-    while (!atEnd) {
+    while (atEnd.size < partitions) {
       if (Date.now() > deadline) throw new Error(`timed out reading ${topic}`)
       const batch = await new Promise<Array<Message>>((resolve, reject) => consumer.consume(1000, (e, m) => (e ? reject(e) : resolve(m))))
-      for (const m of batch) out.push([m.key == null ? null : m.key.toString(), m.value === null ? null : m.value.toString()])
+      for (const m of batch) read[m.partition]!.push([m.key == null ? null : m.key.toString(), m.value === null ? null : m.value.toString()])
     }
   } finally {
     await new Promise<void>((resolve) => consumer.disconnect(() => resolve()))
   }
-  return out
+  return read.flat()
+}
+
+/**
+ * The sum of the high watermarks of partitions 0 to `partitions - 1` of `topic`: how many offsets
+ * have been written, counting messages of open and aborted transactions and transaction markers.
+ */
+export const highWatermarks = async (topic: string, partitions: number): Promise<number> => {
+  const consumer = new RdKafka.KafkaConsumer({ "bootstrap.servers": brokers(), "group.id": "weir-test-examples-reader" })
+  await new Promise<void>((resolve, reject) => consumer.connect({ timeout: 10_000 }, (e) => (e ? reject(e) : resolve())))
+  try {
+    let sum = 0
+    for (let partition = 0; partition < partitions; partition++) {
+      sum += await new Promise<number>((resolve, reject) =>
+        consumer.queryWatermarkOffsets(topic, partition, 5_000, (e, w) => (e ? reject(e) : resolve(w.highOffset))))
+    }
+    return sum
+  } finally {
+    await new Promise<void>((resolve) => consumer.disconnect(() => resolve()))
+  }
 }
