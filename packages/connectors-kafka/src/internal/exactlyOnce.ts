@@ -60,8 +60,15 @@ type Remedy =
   | "fail"
   /** The transaction was aborted; publish the epoch again. */
   | "retry"
-  /** The producer is dead (fenced, or the transaction timed out): make a new one, check the marker, publish again. */
+  /** The producer is dead (fenced, or the transaction timed out): fail the run (see `Publisher`); resuming goes on. */
   | "reopen"
+  /**
+   * The producer takes no more transactions, but nothing newer replaced it:
+   * its abort never finished, or Kafka refused it as out of state (after a
+   * broker restart lost the transaction's start). Make a new one, check the
+   * marker, publish again.
+   */
+  | "renew"
 
 class TransactionFailure extends Error {
   constructor(readonly remedy: Remedy, readonly error: Error) {
@@ -69,9 +76,12 @@ class TransactionFailure extends Error {
   }
 }
 
+/** Kafka's INVALID_TXN_STATE: the coordinator's state of the transaction is not the one the producer asked to end. */
+const INVALID_TXN_STATE = 48
+
 const remedyOf = (e: unknown): Remedy => {
   const r = e as Partial<LibrdKafkaError>
-  if (r.isFatal === true) return "reopen"
+  if (r.isFatal === true) return r.code === INVALID_TXN_STATE ? "renew" : "reopen"
   if (r.isTxnRequiresAbort === true || r.isRetriable === true) return "retry"
   // An unreachable coordinator or broker: librdkafka reports these without a flag.
   const code = typeof r.code === "number" ? r.code : 0
@@ -220,27 +230,56 @@ export class TransactionalWriter {
     if (e instanceof TransactionFailure) return e
     const delivery = this.deliveryError
     if (delivery !== undefined) {
-      await this.abort()
+      const stuck = await this.abort()
       const info = infoOfLibrdKafkaError(delivery.err)
       const at = `error producing to Kafka topic '${delivery.topic}'${delivery.partition >= 0 ? ` partition ${delivery.partition}` : ""}`
       const details = { brokers: this.settings.brokers, topic: delivery.topic, info, cause: delivery.err }
       const error = isUnknownTopic(info.code)
         ? new KafkaTopicNotFoundError(`${at}: ${describeInfo(info)}: ${topicHint(delivery.topic, this.settings.brokers)}`, details)
         : new KafkaProduceError(`${at}: ${describeInfo(info)} (writing to ${brokersText(this.settings.brokers)})`, details)
-      // A message Kafka refused is refused again: fail unless Kafka said it may pass.
+      // A producer that can't take another transaction says what to do; else a message Kafka refused is
+      // refused again: fail unless Kafka said it may pass.
+      if (stuck !== undefined && (info.retriable || (stuck as Partial<LibrdKafkaError>).isFatal === true)) {
+        return this.abortFailure(stuck, error)
+      }
       return new TransactionFailure(info.retriable ? "retry" : "fail", error)
     }
     if (e instanceof TypeError || e instanceof KafkaConnectorError) return new TransactionFailure("fail", e)
     const remedy = remedyOf(e)
-    if (remedy === "retry") await this.abort()
-    return new TransactionFailure(remedy, this.kafkaError(`error in the transaction of '${this.settings.transactionalId}'`, e, undefined))
+    const error = this.kafkaError(`error in the transaction of '${this.settings.transactionalId}'`, e, undefined)
+    const stuck = remedy === "retry" ? await this.abort() : undefined
+    return stuck === undefined ? new TransactionFailure(remedy, error) : this.abortFailure(stuck, error)
   }
 
-  private async abort(): Promise<void> {
-    try {
-      await this.op((cb) => this.producer.abortTransaction(CALL_TIMEOUT_MS, cb))
-    } catch {
-      // A transaction that could not be aborted is aborted by the next one's start, or the broker's timeout.
+  /** A transaction that failed with `error` (which may pass), and whose abort then failed with `e`. */
+  private abortFailure(e: unknown, error: Error): TransactionFailure {
+    const r = e as Partial<LibrdKafkaError>
+    return new TransactionFailure(
+      r.isFatal === true && r.code !== INVALID_TXN_STATE ? "reopen" : "renew",
+      this.kafkaError(`error aborting the transaction of '${this.settings.transactionalId}' after ${error.message}`, e, undefined)
+    )
+  }
+
+  /**
+   * Abort the open transaction. A call that timed out is resumed (librdkafka
+   * refuses every other transactional call with ERR__CONFLICT until it is
+   * done), until the transaction's own timeout. Resolves with the error that
+   * leaves the producer unable to take another transaction (a fatal one, or
+   * the last time-out), if any; other failures are left to the next
+   * transaction's start, or the broker's timeout.
+   */
+  private async abort(): Promise<unknown> {
+    const until = Date.now() + TRANSACTION_TIMEOUT_MS
+    for (;;) {
+      try {
+        await this.op((cb) => this.producer.abortTransaction(CALL_TIMEOUT_MS, cb))
+        return undefined
+      } catch (e) {
+        const r = e as Partial<LibrdKafkaError>
+        if (r.isFatal === true) return e
+        if (r.isRetriable !== true) return undefined
+        if (Date.now() > until) return e
+      }
     }
   }
 
@@ -335,11 +374,14 @@ export class Publisher {
   async publish(epoch: number, messages: ReadonlyArray<OutboxMessage>, markerTopic: string, skip?: (marker: Marker) => boolean): Promise<void> {
     const deadline = Date.now() + PUBLISH_DEADLINE_MS
     let checked = skip === undefined
+    // After a renewed producer, the old one's last transaction may have committed: the marker says, if
+    // this run wrote it (a marker of an earlier run, even of a higher epoch, says nothing of this one).
+    const covered = skip ?? ((marker: Marker) => marker.run === this.run && marker.epoch >= epoch)
     for (let attempt = 1;; attempt++) {
       try {
         const writer = await this.open()
         if (!checked) {
-          if (skip!(await writer.marker(markerTopic))) return
+          if (covered(await writer.marker(markerTopic))) return
           checked = true
         }
         await writer.publish(epoch, messages, markerTopic, this.run)
@@ -349,7 +391,15 @@ export class Publisher {
         const remedy: Remedy = failure?.remedy ??
           (e instanceof KafkaConnectorError && !(e instanceof KafkaConfigError) ? "retry" : "fail")
         const error = failure?.error ?? e
-        if (remedy === "reopen") {
+        if (remedy === "renew" && Date.now() <= deadline) {
+          const dead = this.writer
+          this.writer = undefined
+          await dead?.close()
+          checked = false
+          await delay(Math.min(100 * 2 ** attempt, 2_000))
+          continue
+        }
+        if (remedy === "reopen" || remedy === "renew") {
           const dead = this.writer
           this.writer = undefined
           await dead?.close()
