@@ -6,7 +6,7 @@ import { runMain } from "@weir/core"
 import type { RecoveryConfigLike } from "@weir/core"
 import { initDbDir, PostgresRecoveryConfig, RecoveryConfig } from "@weir/recovery"
 import { Duration, Effect } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url"
 import pg from "pg"
 import { describe, expect, it } from "vitest"
 import { build } from "./fixtures/crash.js"
+import { type Exited, exited } from "./processes.js"
 
 const bin = fileURLToPath(new URL("../bin/weir.js", import.meta.url))
 const fixtures = fileURLToPath(new URL("./fixtures/", import.meta.url))
@@ -49,22 +50,6 @@ const sizeOf = (file: string): number => {
   }
 }
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-interface Exited {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-  readonly stderr: string
-}
-
-const exited = (child: ChildProcess): Promise<Exited> => {
-  let stderr = ""
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-  child.stdout!.resume()
-  return new Promise((resolve, reject) => {
-    child.on("error", reject)
-    child.on("close", (code, signal) => resolve({ code, signal, stderr }))
-  })
-}
 
 /** Every key's newest stored state of the running sum, sorted by key. */
 const storedSums = (config: RecoveryConfigLike) =>

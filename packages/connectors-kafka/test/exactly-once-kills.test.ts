@@ -20,12 +20,14 @@
 import { RdKafka } from "@confluentinc/kafka-javascript"
 import type { KafkaConsumer, Message } from "@confluentinc/kafka-javascript"
 import { initDbDir } from "@weir/recovery"
-import { type ChildProcess, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
+// The same way the CLI's crash test watches its `weir run` processes.
+import { type Exited, exited } from "../../cli/test/processes.js"
 import { brokers, createTopics, fileTopics, produce, readTopic, type ReadBack } from "./kafka.js"
 
 const bin = fileURLToPath(new URL("../../cli/bin/weir.js", import.meta.url))
@@ -40,22 +42,6 @@ type Trigger = "random" | "after store commit" | "in transaction" | "after Kafka
 const TRIGGERS: ReadonlyArray<Trigger> = ["random", "after store commit", "in transaction", "after Kafka commit"]
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-interface Exited {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-  readonly stderr: string
-}
-
-const exited = (child: ChildProcess): Promise<Exited> => {
-  let stderr = ""
-  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-  child.stdout!.resume()
-  return new Promise((resolve, reject) => {
-    child.on("error", reject)
-    child.on("close", (code, signal) => resolve({ code, signal, stderr }))
-  })
-}
 
 /** A reader of `topic` from its current end that counts what arrives, at one isolation level. */
 const tail = async (t: string, isolation: "read_committed" | "read_uncommitted") => {

@@ -21,22 +21,13 @@
 import { RdKafka } from "@confluentinc/kafka-javascript"
 import type { Message } from "@confluentinc/kafka-javascript"
 import { initDbDir } from "@weir/recovery"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { brokers, createTopics, deleteTopics, kafkaScript, produce, readTopic, uniqueTopic } from "./kafka.js"
+import { brokers, canStartBroker, createTopics, deleteTopics, kafkaScript, produce, readTopic, uniqueTopic } from "./kafka.js"
 
-/** The private broker needs scripts/kafka.sh's tools even when WEIR_KAFKA_BROKERS names another broker. */
-const canStartBroker = ["java", "mvn"].every((tool) => {
-  try {
-    execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-})
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "weir-kafka-eos-outage-"))
 const env = { WEIR_KAFKA_DIR: stateDir }

@@ -4,7 +4,7 @@
  */
 import { RdKafka } from "@confluentinc/kafka-javascript"
 import type { IAdminClient, Message, MessageHeader } from "@confluentinc/kafka-javascript"
-import { execFile } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import * as path from "node:path"
 import { afterAll } from "vitest"
 
@@ -163,6 +163,16 @@ const readBack = (m: Message): ReadBack => {
     headers
   }
 }
+
+/** A private broker needs scripts/kafka.sh's tools (Java, Maven) even when WEIR_KAFKA_BROKERS names another broker. */
+export const canStartBroker = ["java", "mvn"].every((tool) => {
+  try {
+    execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+})
 
 /** Run scripts/kafka.sh with a command and extra environment; resolves with its output. */
 export const kafkaScript = (command: "up" | "down" | "clean" | "url", env: Record<string, string>): Promise<string> =>

@@ -9,20 +9,10 @@ import { TestingSink } from "@weir/testing"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { execFileSync } from "node:child_process"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { isKafkaError, KafkaError, KafkaSource, type KafkaSourceItem, KafkaSourceMessage } from "../src/index.js"
-import { createTopics, kafkaScript, produce, uniqueTopic } from "./kafka.js"
+import { canStartBroker, createTopics, kafkaScript, produce, uniqueTopic } from "./kafka.js"
 
-/** The private broker needs scripts/kafka.sh's tools even when WEIR_KAFKA_BROKERS names another broker. */
-const canStartBroker = ["java", "mvn"].every((tool) => {
-  try {
-    execFileSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" })
-    return true
-  } catch {
-    return false
-  }
-})
 
 const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "weir-kafka-outage-"))
 const env = { WEIR_KAFKA_DIR: stateDir }
