@@ -84,6 +84,12 @@ const TOPIC_PROPAGATION_MS = 5_000
  * duplicate. At-least-once across a resume: messages of the resume epoch are
  * written again.
  *
+ * With `exactlyOnce: true` (a recovery store required) each worker stages an
+ * epoch's messages, the store keeps them with the epoch's state, and once
+ * every worker has committed the epoch they are written in one Kafka
+ * transaction: a `read_committed` consumer sees each exactly once across any
+ * crash and resume (see the package README, "Exactly-once").
+ *
  * @example
  * ```ts
  * import { Dataflow, op } from "@weir/core"
@@ -93,6 +99,8 @@ const TOPIC_PROPAGATION_MS = 5_000
  * const flow = new Dataflow("greet")
  * const names = op.input("in", flow, new TestingSource(["ada", "grace"]))
  * op.output("out", op.map("msg", names, (n: string) => ({ key: n, value: `hello ${n}` })), new KafkaSink(["127.0.0.1:9092"], "greetings"))
+ * // Exactly once (run it with a recovery store):
+ * new KafkaSink(["127.0.0.1:9092"], "greetings", { exactlyOnce: true })
  * ```
  * @since 0.1.0
  */
