@@ -345,33 +345,8 @@ class KafkaSinkPartition implements StatelessSinkPartition<KafkaSinkMessage> {
   }
 
   private produce(item: KafkaSinkMessage, tag: Delivery | undefined): void {
-    // A message read from Kafka would otherwise go back to its own topic and partition.
-    const m = item instanceof KafkaSourceMessage ? item.toSink() : item
-    if (m === null || typeof m !== "object") {
-      throw new TypeError(
-        `KafkaSink items must be KafkaSinkMessage objects ({ value, key?, topic?, partition?, timestamp?, headers? }); got ${
-          m === null ? "null" : `a \`${typeof m}\``
-        }`
-      )
-    }
-    const topic = m.topic ?? this.topic
-    if (topic === undefined) {
-      throw new KafkaProduceError(
-        `no topic to produce to for a message with key ${String(m.key)}: give the message a topic or the sink a default topic`,
-        { brokers: this.brokers }
-      )
-    }
-    const value = m.value
-    const ts = m.timestamp
-    this.producer.produce(
-      topic,
-      m.partition ?? null,
-      value === null || value === undefined ? null : typeof value === "string" ? Buffer.from(value) : value,
-      m.key ?? null,
-      ts === undefined ? null : ts instanceof Date ? ts.getTime() : (ts as number),
-      tag,
-      m.headers === undefined ? undefined : headerList(m.headers)
-    )
+    const m = producerMessage(item, this.topic, this.brokers)
+    this.producer.produce(m.topic, m.partition, m.value, m.key, m.timestamp, tag, m.headers)
   }
 }
 
@@ -397,7 +372,7 @@ class ExactlyOncePartition implements TransactionalSinkPartition<KafkaSinkMessag
     let s = this.staged.get(epoch)
     if (s === undefined) this.staged.set(epoch, (s = { writer: new OutboxWriter(), messages: [] }))
     for (let i = 0; i < items.length; i++) {
-      const m = outboxMessage(items[i]!, this.topic, this.brokers)
+      const m = producerMessage(items[i]!, this.topic, this.brokers)
       s.writer.add(m)
       s.messages.push(m)
     }
@@ -409,7 +384,7 @@ class ExactlyOncePartition implements TransactionalSinkPartition<KafkaSinkMessag
     this.staged.delete(epoch)
     if (s.messages.length === 0) return undefined
     this.ready.set(epoch, s.messages)
-    return { markerTopic: this.topic ?? s.messages[0]!.topic, count: s.messages.length, data: s.writer.take() }
+    return { markerTopic: this.topic ?? s.messages[0]!.topic, data: s.writer.take() }
   }
 
   publish(epoch: number, outbox: KafkaOutbox): Promise<void> {
@@ -423,8 +398,12 @@ class ExactlyOncePartition implements TransactionalSinkPartition<KafkaSinkMessag
   }
 }
 
-/** A message as the producer takes it (a {@link KafkaSourceMessage} as its `toSink()`). */
-const outboxMessage = (item: KafkaSinkMessage, defaultTopic: string | undefined, brokers: ReadonlyArray<string>): OutboxMessage => {
+/**
+ * A message as the producer takes it, every field resolved; a
+ * {@link KafkaSourceMessage} as its `toSink()`, so that it never goes back to
+ * its own topic and partition.
+ */
+const producerMessage = (item: KafkaSinkMessage, defaultTopic: string | undefined, brokers: ReadonlyArray<string>): OutboxMessage => {
   const m = item instanceof KafkaSourceMessage ? item.toSink() : item
   if (m === null || typeof m !== "object") {
     throw new TypeError(

@@ -26,7 +26,6 @@ import type { OutboxMessage } from "./outbox.js"
 export interface KafkaOutbox {
   /** The topic whose partition 0 holds the writer's marker (the sink's topic, or the epoch's first message's). */
   readonly markerTopic: string
-  readonly count: number
   /** The messages, encoded (`outbox.ts`). */
   readonly data: Uint8Array
 }
@@ -43,7 +42,7 @@ export interface TransactionalSettings {
 /** How long one transactional call may take before it is retried (librdkafka's calls are resumable). */
 const CALL_TIMEOUT_MS = 10_000
 /** librdkafka's `transaction.timeout.ms` as Weir sets it (its default too): a transaction open longer is aborted by the broker. */
-export const TRANSACTION_TIMEOUT_MS = 60_000
+const TRANSACTION_TIMEOUT_MS = 60_000
 /** How long a publish keeps retrying what Kafka says may pass (an unreachable broker, a fenced or timed-out transaction). */
 const PUBLISH_DEADLINE_MS = 120_000
 /** How long to wait before producing more when the producer's local queue is full. */
@@ -61,7 +60,7 @@ type Remedy =
   /** The transaction was aborted; publish the epoch again. */
   | "retry"
   /** The producer is dead (fenced, or the transaction timed out): fail the run (see `Publisher`); resuming goes on. */
-  | "reopen"
+  | "fenced"
   /**
    * The producer takes no more transactions, but nothing newer replaced it:
    * its abort never finished, or Kafka refused it as out of state (after a
@@ -81,7 +80,7 @@ const INVALID_TXN_STATE = 48
 
 const remedyOf = (e: unknown): Remedy => {
   const r = e as Partial<LibrdKafkaError>
-  if (r.isFatal === true) return r.code === INVALID_TXN_STATE ? "renew" : "reopen"
+  if (r.isFatal === true) return r.code === INVALID_TXN_STATE ? "renew" : "fenced"
   if (r.isTxnRequiresAbort === true || r.isRetriable === true) return "retry"
   // An unreachable coordinator or broker: librdkafka reports these without a flag.
   const code = typeof r.code === "number" ? r.code : 0
@@ -219,7 +218,7 @@ export class TransactionalWriter {
         if (r.isRetriable !== true || r.isTxnRequiresAbort === true || r.isFatal === true) throw e
         if (Date.now() > until) {
           // The commit may or may not have happened: only a new producer and the marker can tell.
-          throw new TransactionFailure("reopen", this.kafkaError(`committing the transaction of '${this.settings.transactionalId}' timed out`, e, undefined))
+          throw new TransactionFailure("fenced", this.kafkaError(`committing the transaction of '${this.settings.transactionalId}' timed out`, e, undefined))
         }
       }
     }
@@ -255,7 +254,7 @@ export class TransactionalWriter {
   private abortFailure(e: unknown, error: Error): TransactionFailure {
     const r = e as Partial<LibrdKafkaError>
     return new TransactionFailure(
-      r.isFatal === true && r.code !== INVALID_TXN_STATE ? "reopen" : "renew",
+      r.isFatal === true && r.code !== INVALID_TXN_STATE ? "fenced" : "renew",
       this.kafkaError(`error aborting the transaction of '${this.settings.transactionalId}' after ${error.message}`, e, undefined)
     )
   }
@@ -399,7 +398,7 @@ export class Publisher {
           await delay(Math.min(100 * 2 ** attempt, 2_000))
           continue
         }
-        if (remedy === "reopen" || remedy === "renew") {
+        if (remedy === "fenced" || remedy === "renew") {
           const dead = this.writer
           this.writer = undefined
           await dead?.close()

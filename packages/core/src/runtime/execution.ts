@@ -25,7 +25,6 @@ import { ownerOf } from "./routing.js"
 import type { Emit, StatefulStep } from "./steps.js"
 import {
   asRuntimeError,
-  checkSnapshot,
   Engine,
   environmentOf,
   MAX_WRITES_IN_FLIGHT,
@@ -33,6 +32,7 @@ import {
   type RunEnvironment,
   type Worker
 } from "./wiring.js"
+import { checkSnapshot } from "./snapshotCheck.js"
 
 export interface ExecutionConfig extends RunEnvironment {
   readonly epochIntervalMs: number

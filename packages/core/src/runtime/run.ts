@@ -63,7 +63,7 @@ const runWorkers = (
       }
       const plan = yield* Effect.try({
         try: () => buildPlan(flow),
-        catch: (e) => (e instanceof WeirRuntimeError ? e : new WeirRuntimeError({ message: String(e), cause: e }))
+        catch: toRuntimeError
       })
       const epochInterval = yield* epochIntervalOf(options)
       const clock = yield* clockOf(options)
@@ -232,11 +232,11 @@ const oneThreadOnly = (
   Effect.gen(function*() {
     const flow = yield* Effect.tryPromise({
       try: () => loadFlowModule(moduleUrl(module.module), module.export ?? "flow", module.args, "the calling thread"),
-      catch: (e) => (e instanceof WeirRuntimeError ? e : new WeirRuntimeError({ message: String(e), cause: e }))
+      catch: toRuntimeError
     })
     const plan = yield* Effect.try({
       try: () => buildPlan(flow),
-      catch: (e) => (e instanceof WeirRuntimeError ? e : new WeirRuntimeError({ message: String(e), cause: e }))
+      catch: toRuntimeError
     })
     const steps: Array<string> = []
     for (const s of plan.steps) {
@@ -248,6 +248,10 @@ const oneThreadOnly = (
     }
     return steps.length === 0 ? undefined : { flow, steps }
   })
+
+/** A failure as the run reports it: a `WeirRuntimeError` as it is, anything else wrapped in one. */
+const toRuntimeError = (e: unknown): WeirRuntimeError =>
+  e instanceof WeirRuntimeError ? e : new WeirRuntimeError({ message: String(e), cause: e })
 
 const isFlowModule = (u: unknown): u is FlowModule =>
   typeof u === "object" && u !== null && (typeof (u as FlowModule).module === "string" || (u as FlowModule).module instanceof URL)

@@ -209,6 +209,12 @@ export interface Unpublished {
 /** The snapshot key of what worker `writer` prepared in `epoch`. */
 export const outboxKey = (writer: number, epoch: number): string => `${writer}:${epoch}`
 
+/**
+ * The worker that recovers the outbox of `writer`, a worker of an earlier
+ * execution (which may have had more workers than the `workers` of this one).
+ */
+export const outboxOwner = (writer: number, workers: number): number => writer % workers
+
 /** The writer and epoch of an outbox snapshot key, or `undefined` for another key. */
 export const parseOutboxKey = (key: string): { readonly writer: number; readonly epoch: number } | undefined => {
   const m = /^(\d+):(\d+)$/.exec(key)

@@ -35,6 +35,7 @@ import { partitionOwner } from "./routing.js"
 import {
   DynamicOutputStep,
   naturalCompare,
+  outboxOwner,
   parseOutboxKey,
   PartitionedOutputStep,
   PendingWrites,
@@ -43,8 +44,6 @@ import {
   TransactionalOutputStep
 } from "./sinks.js"
 import { checkSnapshot } from "./snapshotCheck.js"
-
-export { checkSnapshot }
 import { InputPartition } from "./sources.js"
 import {
   BranchStep,
@@ -531,7 +530,7 @@ export abstract class Engine {
       for (const [key, prepared] of rows) {
         const at = parseOutboxKey(key)
         if (at === undefined) continue
-        if (engine.byIndex[at.writer % engine.workerCount] === undefined) continue
+        if (engine.byIndex[outboxOwner(at.writer, engine.workerCount)] === undefined) continue
         let list = byWriter.get(at.writer)
         if (list === undefined) byWriter.set(at.writer, (list = []))
         list.push([at.epoch, prepared])

@@ -20,7 +20,7 @@ import { DISCARDED } from "../recovery.js"
 import { applyReadings, commitSeconds } from "../metrics.js"
 import { type RunObserver, StepSpanSampling, type ThreadTracing, ThreadTracingSpec } from "../observability.js"
 import { ownerOf } from "../routing.js"
-import { parseOutboxKey } from "../sinks.js"
+import { outboxOwner, parseOutboxKey } from "../sinks.js"
 import type { FromWorker, ToWorker, WireError, WireSnapshots, WorkerData } from "./protocol.js"
 
 /**
@@ -349,7 +349,7 @@ export const runThreads = (
         const byOwner: Array<Array<readonly [string, unknown]>> = Array.from({ length: n }, () => [])
         for (const row of rows) {
           const at = parseOutboxKey(row[0])
-          if (at !== undefined) byOwner[at.writer % n]!.push(row)
+          if (at !== undefined) byOwner[outboxOwner(at.writer, n)]!.push(row)
         }
         for (let w = 0; w < n; w++) {
           const buf = encodeBatch(stepId, byOwner[w]!)

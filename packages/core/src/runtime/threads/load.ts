@@ -20,7 +20,7 @@ export const loadFlowModule = async (
       await registerTypeScript()
     } catch (e) {
       throw new WeirRuntimeError({
-        message: `can't load the TypeScript flow module '${module}' in a worker thread: tsx is not installed ` +
+        message: `can't load the TypeScript flow module '${module}' in ${where}: tsx is not installed ` +
           `(${e instanceof Error ? e.message : String(e)}); install it (\`npm install tsx\`) or point at compiled JavaScript`,
         cause: e
       })

@@ -26,7 +26,6 @@ import { type PartitionedOutputStep, TransactionalOutputStep } from "../sinks.js
 import type { Emit, StatefulStep } from "../steps.js"
 import {
   asRuntimeError,
-  checkSnapshot,
   Engine,
   environmentOf,
   MAX_WRITES_IN_FLIGHT,
@@ -34,6 +33,7 @@ import {
   type RunEnvironment,
   type Worker
 } from "../wiring.js"
+import { checkSnapshot } from "../snapshotCheck.js"
 import type { MessagePort } from "node:worker_threads"
 import type { FromWorker, ToWorker, WireSnapshots } from "./protocol.js"
 
