@@ -23,107 +23,14 @@ heap="${WEIR_KAFKA_HEAP:-512m}"
 
 log() { echo "kafka.sh: $*" >&2; }
 
-resolve_jars() {
-  [ -f "$lib/.complete" ] && return 0
-  command -v mvn >/dev/null || { log "mvn not found (apt-get install maven)"; exit 1; }
-  log "resolving org.apache.kafka:kafka_2.13:$version with Maven into $lib"
-  mkdir -p "$lib"
-  # kafka-tools gives the topic command used to check that metadata requests work;
-  # connect-runtime (a web server) is not needed for that. slf4j-simple sends the broker's log to a file.
-  cat > "$lib/pom.xml" <<EOF
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>weir.local</groupId>
-  <artifactId>kafka-broker</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$version</version></dependency>
-    <dependency>
-      <groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$version</version>
-      <exclusions><exclusion><groupId>org.apache.kafka</groupId><artifactId>connect-runtime</artifactId></exclusion></exclusions>
-    </dependency>
-    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-simple</artifactId><version>1.7.36</version></dependency>
-  </dependencies>
-</project>
-EOF
-  rm -rf "$lib/jars"
-  # (-q still prints colour resets on some Maven versions: strip escape codes.)
-  mvn -B -q -Dstyle.color=never -f "$lib/pom.xml" dependency:copy-dependencies -DoutputDirectory="$lib/jars" \
-    -DincludeScope=runtime 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >&2
-  touch "$lib/.complete"
-}
+# shellcheck source=lib/kafka.sh
+source "$root/scripts/lib/kafka.sh"
 
 url() { echo "127.0.0.1:$(cat "$dir/broker.port")"; }
 
-# The broker is ours when the pid in the pid file is alive and is a java started on this instance's config.
-running() {
-  [ -f "$dir/broker.pid" ] || return 1
-  local pid
-  pid="$(cat "$dir/broker.pid")"
-  kill -0 "$pid" 2>/dev/null || return 1
-  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$dir/server.properties"
-}
-
-java_tool() {
-  java -Xmx128m -XX:TieredStopAtLevel=1 -Dorg.slf4j.simpleLogger.defaultLogLevel=error -cp "$lib/jars/*" "$@"
-}
-
-write_config() {
-  local bport="$1" cport="$2"
-  cat > "$dir/server.properties" <<EOF
-# Written by scripts/kafka.sh: one node that is both broker and KRaft controller.
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$bport
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$dir/data
-auto.create.topics.enable=false
-num.partitions=1
-default.replication.factor=1
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-num.network.threads=2
-num.io.threads=4
-log.retention.hours=24
-log.segment.bytes=67108864
-EOF
-}
-
-wait_ready() {
-  local deadline=$((SECONDS + 120))
-  while true; do
-    if ! kill -0 "$(cat "$dir/broker.pid")" 2>/dev/null; then
-      log "the broker exited while starting; last lines of $dir/server.log:"
-      tail -n 30 "$dir/server.log" >&2 || true
-      exit 1
-    fi
-    # Accepting connections, then answering a metadata request (listing topics).
-    if (exec 3<>"/dev/tcp/127.0.0.1/$(cat "$dir/broker.port")") 2>/dev/null \
-      && java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(url)" --list \
-        --command-config <(echo "request.timeout.ms=5000") >/dev/null 2>&1; then
-      return 0
-    fi
-    if [ $SECONDS -ge $deadline ]; then
-      log "the broker did not become ready within 120 s; see $dir/server.log"
-      exit 1
-    fi
-    sleep 1
-  done
-}
-
 start() {
-  command -v java >/dev/null || { log "java not found (apt-get install openjdk-17-jre-headless)"; exit 1; }
-  resolve_jars
+  kafka_need_java
+  kafka_resolve_jars
   mkdir -p "$dir"
   local bport cport
   # Keep the ports of an existing instance (clients of a stopped broker reconnect to the same address).
@@ -139,33 +46,25 @@ start() {
     echo "$bport" > "$dir/broker.port"
     echo "$cport" > "$dir/controller.port"
   fi
-  write_config "$bport" "$cport"
-  if [ ! -f "$dir/data/meta.properties" ]; then
-    local cluster
-    cluster="$(java_tool kafka.tools.StorageTool random-uuid)"
-    java_tool kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" >/dev/null
-  fi
-  # setsid: the broker outlives the shell (and the test run) that started it.
-  setsid nohup java -Xms256m -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
-    -Dorg.slf4j.simpleLogger.defaultLogLevel=info -Dorg.slf4j.simpleLogger.showDateTime=true \
-    -cp "$lib/jars/*" kafka.Kafka "$dir/server.properties" > "$dir/server.log" 2>&1 < /dev/null &
-  echo $! > "$dir/broker.pid"
-  wait_ready
+  kafka_write_config 127.0.0.1 "$bport" "$cport" false
+  kafka_format
+  kafka_launch
+  kafka_wait_ready 127.0.0.1 "$bport"
 }
 
 stop() {
-  running || { rm -f "$dir/broker.pid"; return 0; }
+  kafka_running || { rm -f "$dir/broker.pid"; return 0; }
   stop_pid_file "$dir/broker.pid"
 }
 
 cmd="${1:-up}"
 case "$cmd" in
   up)
-    running || start
+    kafka_running || start
     url
     ;;
   url)
-    running || { log "not running (run 'scripts/kafka.sh up')"; exit 1; }
+    kafka_running || { log "not running (run 'scripts/kafka.sh up')"; exit 1; }
     url
     ;;
   down)
