@@ -84,3 +84,15 @@ export class WrongFlowError extends WeirRecoveryError {
 export class StoreAlreadyInitializedError extends WeirRecoveryError {
   declare readonly _tag: "StoreAlreadyInitializedError"
 }
+
+/**
+ * The shared store of a scale-out run (`weir run --cluster`) has another
+ * number of key groups than the run asked for: a store's key groups are
+ * fixed when it is created. The message says what the store has and what to
+ * do.
+ *
+ * @since 0.3.0
+ */
+export class KeyGroupsMismatchError extends WeirRecoveryError {
+  declare readonly _tag: "KeyGroupsMismatchError"
+}

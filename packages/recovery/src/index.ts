@@ -8,6 +8,7 @@
  */
 export {
   InconsistentPartitionsError,
+  KeyGroupsMismatchError,
   MissingPartitionsError,
   NoPartitionsError,
   RecoveryStoreError,

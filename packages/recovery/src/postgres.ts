@@ -6,12 +6,20 @@
  *
  * @since 0.1.0
  */
-import { type RecoveryConfigLike, type RecoveryContext, WeirRecoveryError } from "@weir/core"
+import {
+  type ClusterStore,
+  type ClusterStoreConfigLike,
+  type RecoveryConfigLike,
+  type RecoveryContext,
+  WeirRecoveryError
+} from "@weir/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { randomUUID } from "node:crypto"
 import * as os from "node:os"
 import pg from "pg"
+import { PostgresClusterStore } from "./cluster.js"
 import { RecoveryStoreError, StoreAlreadyInitializedError, StoreInUseError } from "./errors.js"
 import { describeHolder, type LeaseHolder } from "./lease.js"
 import type { RecoveryMeta } from "./resume.js"
@@ -22,7 +30,8 @@ import { type BackendCommit, openStore, type RecoveryBackend, type StoreObserver
 /** PostgreSQL truncates longer identifiers (NAMEDATALEN - 1), so two long names could meet in one schema. */
 const MAX_IDENTIFIER_BYTES = 63
 
-const ident = (schema: string): string => {
+/** `schema` quoted, after checking it is a plain name PostgreSQL won't truncate. */
+export const ident = (schema: string): string => {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(schema)) {
     throw new RecoveryStoreError(`invalid PostgreSQL schema name '${schema}': use letters, digits and underscores`)
   }
@@ -115,7 +124,7 @@ CREATE TABLE IF NOT EXISTS ${s}.lease (
 );
 `
 
-const describeTarget = (connectionString: string): string => {
+export const describeTarget = (connectionString: string): string => {
   try {
     const u = new URL(connectionString)
     return `PostgreSQL at ${u.hostname}:${u.port || "5432"}${u.pathname}`
@@ -125,7 +134,7 @@ const describeTarget = (connectionString: string): string => {
 }
 
 /** The connection settings of {@link PostgresRecoveryOptions}, checked, with their defaults. */
-interface ConnectionLimits {
+export interface ConnectionLimits {
   readonly connectTimeout: Duration.Duration
   readonly statementTimeout: Duration.Duration
   readonly idleTimeout: Duration.Duration
@@ -383,7 +392,7 @@ const arrayHeader = (elementOid: number, length: number, hasNull: boolean, size:
   return b
 }
 
-const byteaArray = (items: ReadonlyArray<Buffer | null>): Buffer => {
+export const byteaArray = (items: ReadonlyArray<Buffer | null>): Buffer => {
   let size = 0
   let hasNull = false
   for (let i = 0; i < items.length; i++) {
@@ -405,7 +414,7 @@ const byteaArray = (items: ReadonlyArray<Buffer | null>): Buffer => {
   return b
 }
 
-const textArray = (items: ReadonlyArray<string>): Buffer => {
+export const textArray = (items: ReadonlyArray<string>): Buffer => {
   let size = 0
   for (let i = 0; i < items.length; i++) size += 4 + Buffer.byteLength(items[i]!, "utf8")
   const b = arrayHeader(TEXT_OID, items.length, false, size)
@@ -672,7 +681,7 @@ export interface PostgresRecoveryOptions extends RecoveryOptions {
  * ```
  * @since 0.1.0
  */
-export class PostgresRecoveryConfig implements RecoveryConfigLike {
+export class PostgresRecoveryConfig implements RecoveryConfigLike, ClusterStoreConfigLike {
   readonly backupInterval: Duration.Duration
   /** The schema given, or `undefined` for the flow's default ({@link defaultSchemaFor}). */
   readonly schema: string | undefined
@@ -706,5 +715,61 @@ export class PostgresRecoveryConfig implements RecoveryConfigLike {
       }),
       (backend) => Effect.promise(() => backend.close())
     ).pipe(Effect.flatMap((backend) => openStore(backend, context, this.backupInterval, this.observe)))
+  }
+
+  /**
+   * Open the store shared by every process of a scale-out run of flow
+   * `flowId` (`runCluster` with `cluster`, `weir run --cluster`): tables
+   * `cluster_meta`, `cluster_kgs` and `cluster_rows` in the flow's schema
+   * (this config's `schema`, or {@link defaultSchemaFor}), created on first
+   * open, beside the tables of the flow's ordinary store. Each process holds
+   * a pool of a few connections under this config's timeouts, closed when
+   * the scope closes.
+   *
+   * The number of key groups, P, is fixed when the store is created:
+   * `keyGroups`, or else the partition count of the flow's ordinary store if
+   * it was initialised (`weir recovery init --postgres URL N`), or else 16.
+   * Opening a store that has another P with `keyGroups` given fails with a
+   * `KeyGroupsMismatchError`; a store of another flow with a
+   * `WrongFlowError`; a server that can't be reached with a
+   * {@link RecoveryStoreError}.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { PostgresRecoveryConfig } from "@weir/recovery"
+   *
+   * const config = new PostgresRecoveryConfig("postgres://weir@127.0.0.1:5432/weir")
+   * const program = Effect.scoped(
+   *   Effect.gen(function*() {
+   *     const store = yield* config.openCluster({ flowId: "orders", keyGroups: 32 })
+   *     const [row] = yield* store.acquire([0], "host-a pid 4242")
+   *     return row
+   *   })
+   * )
+   * ```
+   * @since 0.3.0
+   */
+  openCluster(context: {
+    readonly flowId: string
+    readonly keyGroups?: number | undefined
+  }): Effect.Effect<ClusterStore, WeirRecoveryError, Scope.Scope> {
+    return Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () =>
+          PostgresClusterStore.open(
+            this.connectionString,
+            this.schema ?? defaultSchemaFor(context.flowId),
+            this,
+            context.flowId,
+            context.keyGroups
+          ),
+        catch: (e) =>
+          e instanceof WeirRecoveryError
+            ? e
+            : new RecoveryStoreError(`can't open the PostgreSQL scale-out store: ${String(e)}`, { cause: e })
+      }),
+      (store) => Effect.promise(() => store.close())
+    )
   }
 }
