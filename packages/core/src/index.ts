@@ -78,6 +78,16 @@ export type {
   ResumePoint,
   StepSnapshots
 } from "./runtime/recovery.js"
+export type {
+  ClusterLink,
+  ClusterLinkConfigLike,
+  ClusterLinkHandler,
+  ClusterStore,
+  ClusterStoreConfigLike,
+  ExchangeRecord,
+  KeyGroupCommit,
+  KeyGroupRow
+} from "./runtime/cluster/interfaces.js"
 export { toJSON, toMermaid, type RenderedDataflow, type RenderedOperator, type RenderedPort } from "./visualize.js"
 /** @internal for the `weir` CLI: how flow modules written in TypeScript are loaded. */
 export { registerTypeScript, TYPESCRIPT_FILE } from "./runtime/typescript.js"
