@@ -14,6 +14,7 @@ export {
   type StartingOffset
 } from "./KafkaSource.js"
 export { KafkaSink, type KafkaSinkOptions } from "./KafkaSink.js"
+export { exchangeTopicOf, kafkaCluster, type KafkaClusterOptions } from "./cluster.js"
 export type { KafkaOutbox } from "./internal/exactlyOnce.js"
 export {
   KafkaConfigError,
