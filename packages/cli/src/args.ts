@@ -36,6 +36,25 @@ export interface RunCommand {
   readonly otlpEndpoint: string | undefined
   /** `--log-level` (`WEIR_LOG_LEVEL`); default `info`, which logs a line per closed epoch. */
   readonly logLevel: LogLevel
+  /**
+   * Scale out on Kafka (`--cluster kafka://HOST:PORT[,HOST:PORT][?setting=value&…]`,
+   * `WEIR_CLUSTER`).
+   */
+  readonly clusterBrokers: ClusterBrokers | undefined
+  /** The scale-out group (`--group`, `WEIR_GROUP`); default `weir.<flow id>`. */
+  readonly group: string | undefined
+}
+
+/**
+ * The Kafka cluster of `--cluster`.
+ *
+ * @since 0.3.0
+ */
+export interface ClusterBrokers {
+  /** `HOST:PORT,HOST:PORT`. */
+  readonly brokers: string
+  /** librdkafka settings from the URL's query (`?session.timeout.ms=6000`). */
+  readonly config: Readonly<Record<string, string>>
 }
 
 /**
@@ -154,7 +173,8 @@ options:
   -h, --help     show help (also after any command: weir run --help)
   --version      print the version`,
 
-  run: `usage: weir run <file>[:<export>] [-w N] [-s SECS] [-r DIR -b SECS] [-i N -a ADDRS]
+  run: `usage: weir run <file>[:<export>] [-w N] [-s SECS] [-r DIR -b SECS]
+                [--cluster kafka://HOST:PORT[,HOST:PORT] [--group ID]]
                 [--metrics-port PORT] [--otlp URL] [--log-level LEVEL]
 
 Run a dataflow until its inputs end, or until interrupted (Ctrl-C).
@@ -171,8 +191,16 @@ options:
                                 requires -s and -b                     [WEIR_RECOVERY_DIRECTORY]
   -b, --backup-interval SECS    how long to keep snapshots older than the resume point, in
                                 seconds (0 is allowed)          [WEIR_RECOVERY_BACKUP_INTERVAL]
-  -i, --process-id N            this process's index in --addresses    [WEIR_PROCESS_ID]
-  -a, --addresses "H:P;H:P"     every process's address, ';'-separated [WEIR_ADDRESSES]
+  --cluster kafka://H:P[,H:P][?k=v&…]
+                                scale out: run this process's share of the flow with every other
+                                process given the same cluster (they form a Kafka consumer group;
+                                processes may join and leave while it runs). Needs -r postgres://…,
+                                a store every process reaches, and @weir/connectors-kafka;
+                                ?k=v&… are librdkafka settings (?session.timeout.ms=6000)
+                                                                       [WEIR_CLUSTER]
+  --group ID                    the cluster's group id (default weir.<flow id>)   [WEIR_GROUP]
+  -i, --process-id N            (static clusters are not supported: use --cluster) [WEIR_PROCESS_ID]
+  -a, --addresses "H:P;H:P"     (static clusters are not supported: use --cluster) [WEIR_ADDRESSES]
   --metrics-port PORT           while the run lasts, serve GET /metrics (Prometheus) and
                                 GET /dataflow (the graph and live counts, JSON) on
                                 127.0.0.1:PORT; 0 picks a free port    [WEIR_METRICS_PORT]
@@ -344,7 +372,9 @@ const parseRun = (args: ReadonlyArray<string>, env: Environment): Command => {
       "backup-interval": { type: "string", short: "b" },
       "metrics-port": { type: "string" },
       otlp: { type: "string" },
-      "log-level": { type: "string" }
+      "log-level": { type: "string" },
+      cluster: { type: "string" },
+      group: { type: "string" }
     },
     usage
   )
@@ -376,7 +406,30 @@ const parseRun = (args: ReadonlyArray<string>, env: Environment): Command => {
   const level = fromFlagOrEnv(values, "log-level", env, "WEIR_LOG_LEVEL")
 
   const { addresses, processId } = clusterAddresses(values, env, usage)
+  const cluster = fromFlagOrEnv(values, "cluster", env, "WEIR_CLUSTER")
+  const group = fromFlagOrEnv(values, "group", env, "WEIR_GROUP")
+  const clusterBrokers = cluster === undefined ? undefined : kafkaCluster(cluster.value, cluster.origin, usage)
+  if (clusterBrokers !== undefined) {
+    if (addresses !== undefined || processId !== undefined) {
+      throw new UsageError(
+        "--cluster and -a/-i (static addresses) exclude each other: processes of a --cluster run find each " +
+          "other through Kafka; leave out -a and -i (and WEIR_ADDRESSES, WEIR_PROCESS_ID)",
+        usage
+      )
+    }
+    if (recovery === undefined || !/^postgres(ql)?:\/\//.test(recovery.value)) {
+      throw new UsageError(
+        "--cluster needs a recovery store every process reaches: -r postgres://USER@HOST:PORT/DB " +
+          `(with -s and -b)${recovery === undefined ? "" : `; '${recovery.value}' is a local directory`}`,
+        usage
+      )
+    }
+  } else if (group !== undefined) {
+    throw new UsageError("--group names the group of a --cluster run: give --cluster too", usage)
+  }
   return {
+    clusterBrokers,
+    group: group?.value,
     command: "run",
     target,
     workersPerProcess,
@@ -389,6 +442,26 @@ const parseRun = (args: ReadonlyArray<string>, env: Environment): Command => {
     otlpEndpoint: otlp === undefined ? undefined : httpUrl(otlp.value, otlp.origin, usage),
     logLevel: level === undefined ? "info" : logLevel(level.value, level.origin, usage)
   }
+}
+
+/**
+ * `kafka://HOST:PORT[,HOST:PORT][?setting=value&…]`: the bootstrap servers as
+ * `HOST:PORT,HOST:PORT`, and librdkafka settings for the cluster's clients
+ * (`?session.timeout.ms=6000`).
+ */
+const kafkaCluster = (value: string, origin: Origin, usage: string): ClusterBrokers => {
+  const m = /^kafka:\/\/([^/?#]+)\/?(?:\?([^#]*))?$/.exec(value.trim())
+  const brokers = m === null ? [] : m[1]!.split(",").map((b) => b.trim()).filter((b) => b !== "")
+  if (brokers.length === 0 || brokers.some((b) => !/^[^:\s]+:\d{1,5}$/.test(b))) {
+    throw new UsageError(
+      `${origin} must be kafka://HOST:PORT or kafka://HOST:PORT,HOST:PORT (the Kafka bootstrap servers), ` +
+        `optionally with ?setting=value&… (librdkafka settings); got '${value}'`,
+      usage
+    )
+  }
+  const config: Record<string, string> = {}
+  for (const [k, v] of new URLSearchParams(m![2] ?? "")) config[k] = v
+  return { brokers: brokers.join(","), config }
 }
 
 /**

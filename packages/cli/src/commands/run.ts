@@ -21,6 +21,7 @@ import { pathToFileURL } from "node:url"
 import { loadFlow, locateFlow } from "../load.js"
 import { epochLine, logsEpochs, progressLine, RunLog } from "../observability/runLog.js"
 import { tracingLayer } from "../observability/tracing.js"
+import { importOptionalPackage } from "../optionalPackage.js"
 import { importRecoveryPackage } from "./recovery.js"
 
 /** Exit statuses for the signals `weir run` handles (128 + signal number, as shells report them). */
@@ -41,9 +42,30 @@ export const runOptions = async (command: RunCommand): Promise<ClusterOptions> =
     recovery,
     workersPerProcess: command.workersPerProcess,
     addresses: command.addresses,
-    processId: command.processId
+    processId: command.processId,
+    cluster: command.clusterBrokers === undefined ? undefined : (await importKafkaPackage()).kafkaCluster(command.clusterBrokers.brokers, {
+        addConfig: command.clusterBrokers.config
+      }),
+    group: command.group
   }
 }
+
+/** The part of `@weir/connectors-kafka` that `--cluster` uses. */
+interface KafkaPackage {
+  readonly kafkaCluster: (
+    brokers: string,
+    options: { readonly addConfig: Readonly<Record<string, string>> }
+  ) => NonNullable<ClusterOptions["cluster"]>
+}
+
+/** Import `@weir/connectors-kafka` for `--cluster`, failing with install instructions when it is absent. */
+const importKafkaPackage = (): Promise<KafkaPackage> =>
+  importOptionalPackage<KafkaPackage>({
+    name: "@weir/connectors-kafka",
+    neededFor: "--cluster",
+    exports: "kafkaCluster",
+    provides: (m) => typeof m.kafkaCluster === "function"
+  })
 
 /** Effect's log level for each `--log-level`. */
 const EFFECT_LOG_LEVEL = { error: "Error", warn: "Warn", info: "Info", debug: "Debug" } as const
@@ -96,7 +118,7 @@ export const runFlow = async (command: RunCommand, context: CliContext): Promise
   let flowRun: (observe: RunObserver) => Effect.Effect<void, unknown>
   let serviceName: () => Promise<string>
   const fromEnv = context.env.OTEL_SERVICE_NAME?.trim()
-  if (command.workersPerProcess > 1) {
+  if (command.workersPerProcess > 1 && command.clusterBrokers === undefined) {
     // Each worker thread imports the module and builds the flow itself.
     const { path, target } = locateFlow(command.target, context.cwd)
     const module = { module: pathToFileURL(path), export: target.exportName, args: target.args }
@@ -105,7 +127,10 @@ export const runFlow = async (command: RunCommand, context: CliContext): Promise
     serviceName = async () => fromEnv || (await loadFlow(command.target, loadOptions(context))).id
   } else {
     const flow = await loadFlow(command.target, loadOptions(context))
-    flowRun = (observe) => command.addresses === undefined ? run(flow, { ...options, observe }) : runCluster(flow, { ...options, observe })
+    flowRun = (observe) =>
+      command.addresses === undefined && options.cluster === undefined
+        ? run(flow, { ...options, observe })
+        : runCluster(flow, { ...options, observe })
     serviceName = () => Promise.resolve(fromEnv || flow.id)
   }
   const program = await observed(flowRun, command, context, log, serviceName)

@@ -34,12 +34,27 @@ export const messageOf = (cause: unknown): string =>
  */
 export const stepError = (what: string, stepId: string, cause: unknown, where = ""): WeirRuntimeError => {
   if (cause instanceof WeirRuntimeError) return cause
-  return new WeirRuntimeError({
+  const error = new WeirRuntimeError({
     message: `error calling \`${what}\` in step '${stepId}'${where}: ${messageOf(cause)}`,
     stepId,
     cause
   })
+  if (CONNECTOR_CALL.test(what)) connectorErrors.add(error)
+  return error
 }
+
+/** The calls into sources and sinks (`StatefulSourcePartition.nextBatch`, `DynamicSink.build`, …). */
+const CONNECTOR_CALL = /^(Fixed|Dynamic|Stateful|Stateless|Transactional)\w*(Source|Sink)\w*\./
+
+const connectorErrors = new WeakSet<object>()
+
+/**
+ * Whether `e` came out of a source or a sink (a broker that went away, a
+ * file system that failed) rather than the flow's own functions: a
+ * scale-out run builds its generation again for those, from the last
+ * commit, instead of failing at once.
+ */
+export const isConnectorError = (e: unknown): boolean => typeof e === "object" && e !== null && connectorErrors.has(e)
 
 /** A `TypeError` for a value of the wrong type, naming the step and what to do. */
 export const wrongType = (what: string, stepId: string, expected: string, got: unknown, hint = ""): TypeError =>

@@ -1,6 +1,7 @@
 import type * as Duration from "effect/Duration"
 import type { WeirClock } from "./clock.js"
 import type { RunObserver } from "./observability.js"
+import type { ClusterLinkConfigLike } from "./cluster/interfaces.js"
 import type { RecoveryConfigLike } from "./recovery.js"
 
 /**
@@ -31,4 +32,17 @@ export interface ClusterOptions extends RunOptions {
   readonly processId?: number | undefined
   /** Workers in this process. Default 1. */
   readonly workersPerProcess?: number | undefined
+  /**
+   * Scale out: run this process's share of the flow with the other processes
+   * of this cluster (`kafkaCluster(…)` from `@weir/connectors-kafka`). The
+   * processes join one group, which deals the store's key groups out among
+   * them; processes may join and leave while the flow runs. Needs a
+   * `recovery` store every process reaches (PostgreSQL). The run ends only
+   * when interrupted.
+   */
+  readonly cluster?: ClusterLinkConfigLike | undefined
+  /** The cluster's group id. Default `weir.<flow id>`. */
+  readonly group?: string | undefined
+  /** P, for a store that has no key groups yet (default: its recovery partitions, else 16). */
+  readonly keyGroups?: number | undefined
 }

@@ -19,6 +19,7 @@ import { loadFlowModule } from "./threads/load.js"
 import type { ClusterOptions, RunOptions } from "./options.js"
 import { buildPlan } from "./plan.js"
 import type { RecoveryStore } from "./recovery.js"
+import { asClusterStore, runScaleOut } from "./cluster/run.js"
 
 export type { ClusterOptions, RunOptions } from "./options.js"
 export type { FlowModule } from "./threads/coordinator.js"
@@ -180,11 +181,13 @@ export const runCluster = (
       new WeirRuntimeError({ message: `workersPerProcess must be a positive integer; got ${String(workers)}` })
     )
   }
+  if (options.cluster !== undefined) return scaleOut(flow, options, workers)
   if (options.addresses !== undefined && options.addresses.length > 1) {
     return Effect.fail(
       new WeirRuntimeError({
-        message: `clusters of several processes are not supported yet (got ${options.addresses.length} addresses); ` +
-          "run one process with `workersPerProcess` instead"
+        message: `static clusters of several processes (${options.addresses.length} addresses) are not supported: ` +
+          "Weir scales out on Kafka instead — give every process the same `cluster` " +
+          "(`weir run … --cluster kafka://HOST:PORT -r postgres://…`) and let them join and leave as they like"
       })
     )
   }
@@ -220,6 +223,68 @@ export const runCluster = (
       runThreads(module, { workers, epochInterval, recovery: options.recovery, observe: options.observe })))
   })
 }
+
+/** `runCluster` with `cluster`: this process's share of a scale-out run. */
+const scaleOut = (
+  flow: Dataflow | FlowModule,
+  options: ClusterOptions,
+  workers: number
+): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> =>
+  Effect.gen(function*() {
+    const cluster = options.cluster!
+    if (options.addresses !== undefined && options.addresses.length > 0) {
+      return yield* Effect.fail(
+        new WeirRuntimeError({
+          message: "`addresses` (-a/-i) and `cluster` (--cluster) exclude each other: a scale-out run finds its " +
+            "processes through the cluster's group; leave out the addresses"
+        })
+      )
+    }
+    const store = asClusterStore(options.recovery)
+    if (store === undefined) {
+      return yield* Effect.fail(
+        new WeirRuntimeError({
+          message: `a scale-out run (cluster ${cluster.description}) needs a recovery store every process reaches, ` +
+            `and ${options.recovery === undefined ? "none was given" : `\`${typeName(options.recovery)}\` is not one`}: ` +
+            "use PostgreSQL (`-r postgres://…`, or `recovery: new PostgresRecoveryConfig(url)`)"
+        })
+      )
+    }
+    if (options.keyGroups !== undefined && (!Number.isInteger(options.keyGroups) || options.keyGroups < 1)) {
+      return yield* Effect.fail(
+        new WeirRuntimeError({ message: `keyGroups must be a positive integer; got ${String(options.keyGroups)}` })
+      )
+    }
+    const dataflow = isDataflow(flow) ? flow : isFlowModule(flow)
+      ? yield* Effect.tryPromise({
+        try: () => loadFlowModule(moduleUrl(flow.module), flow.export ?? "flow", flow.args, "the calling thread"),
+        catch: toRuntimeError
+      })
+      : yield* Effect.fail(
+        new WeirRuntimeError({
+          message: `expected a \`Dataflow\` or a flow module (\`{ module, export }\`) to run; got a \`${typeName(flow)}\` instead`
+        })
+      )
+    if (workers > 1) {
+      yield* Effect.logWarning(
+        `a scale-out run runs this process's key groups on its main thread: ${workers} workers per process ` +
+          "give no speed-up here (the Kafka client can't run in worker threads); run more processes instead"
+      )
+    }
+    const plan = yield* Effect.try({ try: () => buildPlan(dataflow), catch: toRuntimeError })
+    const epochInterval = yield* epochIntervalOf(options)
+    const clock = yield* clockOf(options)
+    options.observe?.started?.(toJSON(dataflow))
+    return yield* runScaleOut(dataflow, plan, {
+      cluster,
+      store,
+      group: options.group,
+      keyGroups: options.keyGroups,
+      epochIntervalMs: Duration.toMillis(epochInterval),
+      clock,
+      observe: options.observe
+    })
+  })
 
 /**
  * The flow of `module`, loaded on this thread, when one of its sources or
