@@ -262,3 +262,36 @@ describe("help and version", () => {
     expect(usageError(["--verbose"]).message).toBe("unknown option '--verbose'")
   })
 })
+
+describe("weir run --cluster", () => {
+  const store = ["-r", "postgres://weir@10.0.0.2:5432/weir", "-s", "1", "-b", "0"]
+
+  it("takes the brokers, librdkafka settings from the query, and the group", () => {
+    const cmd = parseRun(["flow.ts", "--cluster", "kafka://10.0.0.2:9092,10.0.0.3:9092?session.timeout.ms=6000&socket.timeout.ms=10000", "--group", "g1", ...store])
+    expect(cmd.clusterBrokers).toEqual({
+      brokers: "10.0.0.2:9092,10.0.0.3:9092",
+      config: { "session.timeout.ms": "6000", "socket.timeout.ms": "10000" }
+    })
+    expect(cmd.group).toBe("g1")
+    expect(parseRun(["flow.ts", ...store], { WEIR_CLUSTER: "kafka://h:1" }).clusterBrokers).toEqual({ brokers: "h:1", config: {} })
+  })
+
+  it("refuses a cluster that is not kafka://HOST:PORT", () => {
+    for (const bad of ["10.0.0.2:9092", "kafka://", "kafka://host", "http://h:1", "kafka://h:1/x"]) {
+      expect(usageError(["run", "flow.ts", "--cluster", bad, ...store]).message, bad).toContain("must be kafka://HOST:PORT")
+    }
+  })
+
+  it("needs a PostgreSQL store, and refuses static addresses beside it", () => {
+    expect(usageError(["run", "flow.ts", "--cluster", "kafka://h:1"]).message).toContain(
+      "--cluster needs a recovery store every process reaches: -r postgres://"
+    )
+    expect(usageError(["run", "flow.ts", "--cluster", "kafka://h:1", "-r", "/tmp/store", "-s", "1", "-b", "0"]).message).toContain(
+      "'/tmp/store' is a local directory"
+    )
+    expect(usageError(["run", "flow.ts", "--cluster", "kafka://h:1", "-a", "h1:1;h2:2", "-i", "0", ...store]).message).toContain(
+      "--cluster and -a/-i (static addresses) exclude each other"
+    )
+    expect(usageError(["run", "flow.ts", "--group", "g"]).message).toContain("--group names the group of a --cluster run")
+  })
+})

@@ -130,9 +130,9 @@ describe("entry points", () => {
     expect(new Set(seen.map(([, w]) => w))).toEqual(new Set([0, 1]))
   })
 
-  it("clusterMain refuses several processes with a clear error", async () => {
+  it("clusterMain refuses static clusters of several processes, pointing to scale-out on Kafka", async () => {
     await expect(clusterMain(plusOne(new BatchesSource([[0]]), new ListSink()), { addresses: ["a:1", "b:2"] }))
-      .rejects.toThrow(/several processes are not supported yet/)
+      .rejects.toThrow(/static clusters of several processes \(2 addresses\) are not supported: .*`cluster`/)
   })
 })
 

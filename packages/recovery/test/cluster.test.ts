@@ -237,6 +237,24 @@ describe("acquire and fencing", () => {
     expect((await run(a.rows([2])))[0]!.epochIncarnation).toBe(taken[0]!.incarnation)
   })
 
+  it("renew raises only the incarnations still held, and a commit under the old one is fenced after it", async () => {
+    const schema = freshSchema()
+    const a = (await open(schema, { flowId: "renew_flow", keyGroups: 4 })).store
+    const b = (await open(schema, { flowId: "renew_flow" })).store
+    const held = await run(a.acquire([0, 1, 2], "a"))
+    await run(a.commit([commitOf(0, held[0]!.incarnation, 3, [snap("sum", true, [["x", 1]])], { exchangeOffset: 4 })]))
+    await run(b.acquire([2], "b"))
+    const renewed = await run(a.renew([0, 1, 2], held.map((r) => r.incarnation)))
+    // Key group 2 is b's now: not renewed; 0 and 1 move on one incarnation, their progress kept.
+    expect(renewed.map((r) => [r.keyGroup, r.incarnation, r.epoch, r.exchangeOffset])).toEqual([
+      [0, held[0]!.incarnation + 1, 3, 4],
+      [1, held[1]!.incarnation + 1, 0, 0]
+    ])
+    expect(await run(a.commit([commitOf(0, held[0]!.incarnation, 4, [])]))).toEqual([0])
+    expect(await run(a.commit([commitOf(0, renewed[0]!.incarnation, 4, [])]))).toEqual([])
+    expect((await run(b.rows([2])))[0]!.incarnation).toBe(held[2]!.incarnation + 1)
+  })
+
   it("a commit of a key group nobody acquired is fenced", async () => {
     const schema = freshSchema()
     const { store } = await open(schema, { flowId: "unacq_flow", keyGroups: 2 })
