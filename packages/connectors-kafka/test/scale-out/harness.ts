@@ -134,7 +134,12 @@ export class Member {
   readonly output: Array<string> = []
   readonly exited: Promise<number | null>
 
-  constructor(spawner: Spawner, readonly host: number, flow: ScaleOutFlow, options: { readonly workUs?: number } = {}) {
+  constructor(
+    spawner: Spawner,
+    readonly host: number,
+    flow: ScaleOutFlow,
+    options: { readonly workUs?: number; readonly exactlyOnce?: boolean } = {}
+  ) {
     const cluster = `kafka://${flow.brokers.join(",")}?${FAST_FAILURE}`
     this.child = spawner(host, [weirBin, "run", `${flowFile}:flow`, "--cluster", cluster, "-r", flow.pgUrl, "-s", "0.5", "-b", "0"], {
       ...process.env,
@@ -142,7 +147,8 @@ export class Member {
       IN: flow.inTopic,
       OUT: flow.outTopic,
       FLOW: flow.flowId,
-      WORK_US: String(options.workUs ?? 0)
+      WORK_US: String(options.workUs ?? 0),
+      EXACTLY_ONCE: options.exactlyOnce === true ? "1" : "0"
     })
     const keep = (chunk: Buffer) => {
       for (const line of chunk.toString().split("\n")) if (line.trim() !== "") this.output.push(line)
@@ -197,10 +203,15 @@ export interface Outcome {
  * sum of exactly that many first inputs (state exactly-once, in order), and
  * nothing beyond.
  */
-export const settle = async (flow: ScaleOutFlow, fed: ReadonlyMap<string, ReadonlyArray<number>>, timeoutMs: number): Promise<Outcome> => {
+export const settle = async (
+  flow: ScaleOutFlow,
+  fed: ReadonlyMap<string, ReadonlyArray<number>>,
+  timeoutMs: number,
+  isolation: "read_committed" | "read_uncommitted" = "read_uncommitted"
+): Promise<Outcome> => {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const out = await readTopic(flow.brokers, flow.outTopic, "read_uncommitted")
+    const out = await readTopic(flow.brokers, flow.outTopic, isolation)
     const seen = new Map<string, Map<number, Set<number>>>()
     for (const m of out) {
       const [c, s] = String(m.value).split(":").map(Number)

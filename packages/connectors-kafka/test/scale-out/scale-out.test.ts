@@ -20,8 +20,8 @@ const KEYS = 40
 const RATE = 300
 
 const members: Array<Member> = []
-const start = (host: number, flow: Awaited<ReturnType<typeof makeFlow>>): Member => {
-  const m = new Member(spawner, host, flow)
+const start = (host: number, flow: Awaited<ReturnType<typeof makeFlow>>, exactlyOnce = false): Member => {
+  const m = new Member(spawner, host, flow, { exactlyOnce })
   members.push(m)
   return m
 }
@@ -94,6 +94,27 @@ describe.runIf(enabled)("weir run --cluster across emulated hosts", () => {
     await sleep(4000)
     await feeder.stop()
     expectExact(await settle(flow, feeder.fed, 60_000), ms)
+  })
+
+  it("with the exactly-once sink, a kill -9 leaves every output once in what read_committed consumers see", async () => {
+    const flow = await newFlow("eos")
+    const feeder = new Feeder(flow.brokers, flow.inTopic, KEYS)
+    const ms = [start(1, flow, true), start(2, flow, true), start(3, flow, true)]
+    await Promise.all(ms.map((m) => m.waitFor(/running key groups/, 60_000)))
+    await sleep(3000)
+    await feeder.start(RATE)
+    await sleep(5000)
+    await ms[0]!.stop("SIGKILL")
+    const deadline = Date.now() + 40_000
+    while ([ms[1]!, ms[2]!].map(runningOf).flat().length < KEY_GROUPS) {
+      if (Date.now() > deadline) throw new Error("the killed process's key groups did not move")
+      await sleep(500)
+    }
+    await sleep(4000)
+    await feeder.stop()
+    const outcome = await settle(flow, feeder.fed, 60_000, "read_committed")
+    expectExact(outcome, ms)
+    expect(outcome.duplicates).toBe(0)
   })
 
   it("survives a process cut off the network and brought back", async () => {

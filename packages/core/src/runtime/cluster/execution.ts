@@ -419,9 +419,10 @@ export class ClusterExecution extends Engine {
         if (stop !== undefined) {
           if (!stop.commit) return { _tag: "stopped", committed: false } as const
           const fenced = yield* ex.closeEpoch()
-          return fenced.length > 0
-            ? { _tag: "fenced", keyGroups: fenced } as const
-            : { _tag: "stopped", committed: true } as const
+          if (fenced.length > 0) return { _tag: "fenced", keyGroups: fenced } as const
+          // The last epoch's output, published now that it is committed.
+          yield* ex.drainWrites()
+          return { _tag: "stopped", committed: true } as const
         }
         const prev = setActiveClock(clock)
         let turn: "busy" | "idle" | "closeEpoch" | "abort"
@@ -480,6 +481,7 @@ export class ClusterExecution extends Engine {
         commitMs = performance.now() - started
         commitSeconds.updateUnsafe(commitMs / 1000, ex.config.context)
         ex.sendMarks(commits.map((c) => [c.keyGroup, c.incarnation, c.epoch] as const))
+        ex.publishCommitted(ex.epoch)
         ex.progressed = false
         ex.epochsSinceCommit = 0
         ex.commitsDone++
@@ -543,6 +545,15 @@ export class ClusterExecution extends Engine {
     for (const sink of this.sinkSteps) {
       if (!sink.slots.some((slot) => slot.written)) continue
       this.sinkSnapshots(sink, (kg, name, state) => addPartition(kg, sink.stepId, name, state))
+    }
+    // A transactional sink's outbox, in full for every key group (an empty one says all is published):
+    // its writer is the key group, so the next holder of the key group publishes what is left.
+    this.prepareTransactional(this.epoch)
+    for (const tx of this.txSinks) {
+      const keys: Array<string> = []
+      const states: Array<unknown> = []
+      tx.snapshot(keys, states)
+      steps.get(tx.worker)!.push({ stepId: tx.stepId, full: true, keys, states })
     }
     // Key groups here hand items over directly: a receiver has applied all of a sender here up to
     // this commit (unless it is still catching up on what that sender sent through the topic).

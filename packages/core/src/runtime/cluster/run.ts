@@ -65,18 +65,6 @@ export const runScaleOut = (
   config: ScaleOutConfig
 ): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError> =>
   Effect.scoped(Effect.gen(function*() {
-    for (const s of plan.steps) {
-      const sink = s.kernel.kind === "output" ? s.kernel.sink : undefined
-      if ((sink as { readonly transactional?: unknown } | undefined)?.transactional === true) {
-        return yield* Effect.fail(
-          new WeirRuntimeError({
-            message: `step '${s.stepId}' writes to a transactional (exactly-once) sink, which a scale-out run ` +
-              "(--cluster) can't drive yet: its output would be at-least-once; leave out `exactlyOnce: true` " +
-              "(output is then at-least-once, state stays exactly-once), or run the flow in one process"
-          })
-        )
-      }
-    }
     const store = yield* config.store.openCluster({ flowId: flow.id, keyGroups: config.keyGroups })
     const groupId = config.group ?? `weir.${flow.id}`
     const link = yield* config.cluster.openLink({ flowId: flow.id, groupId, keyGroups: store.keyGroups })
