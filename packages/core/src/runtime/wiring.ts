@@ -673,7 +673,15 @@ export abstract class Engine {
   }
 
   protected drainWrites(): Effect.Effect<void, WeirRuntimeError> {
-    return Effect.tryPromise({ try: () => this.pending.drain(), catch: asRuntimeError })
+    return Effect.tryPromise({
+      try: () => {
+        const drained = this.pending.drain()
+        // Interrupted while waiting (the run failing elsewhere), nobody awaits it any more: its failure is no news.
+        drained.catch(() => {})
+        return drained
+      },
+      catch: asRuntimeError
+    })
   }
 
   /** Close the partitions that ended in the last turn. */

@@ -284,7 +284,17 @@ export class ClusterExecution extends Engine {
     for (const r of records) {
       const d = r.keyGroup
       // Only the next record of a partition here counts: anything else is from before a seek, or not ours.
-      if (this.nextOffset.get(d) !== r.offset) continue
+      const expected = this.nextOffset.get(d)
+      if (expected === undefined || r.offset < expected) continue
+      if (r.offset > expected) {
+        // The offsets of a partition written without transactions have no gaps: records were deleted.
+        throw new WeirRuntimeError({
+          message: `key group ${d} must read partition ${d} of the exchange topic from offset ${expected}, but the ` +
+            `topic's first record there is at ${r.offset}: records it had not applied were deleted (retention of the ` +
+            "exchange topic, or the topic was recreated). Its state can't be made whole: give the exchange topic a " +
+            "longer retention.ms than any key group may go unheld, and start the flow over with a new store"
+        })
+      }
       this.nextOffset.set(d, r.offset + 1)
       this.progressed = true
       const rec = decodeRecord(r.value)
