@@ -322,6 +322,26 @@ export const initPostgres = async (
   try {
     await takeLease(client, schema, where, "(weir recovery init)", "initialise")
     await client.query("BEGIN")
+    const clustered = (await client.query("SELECT to_regclass($1) AS t", [`${s}.cluster_kgs`])).rows[0].t !== null
+    if (clustered) {
+      // A scale-out run's store (see cluster.ts): its key groups are fixed, and its data must not be lost either.
+      const groups = Number((await client.query(`SELECT key_groups FROM ${s}.cluster_meta`)).rows[0]?.key_groups ?? count)
+      const used = Number((await client.query(`SELECT COUNT(*) AS n FROM ${s}.cluster_kgs WHERE epoch > 0`)).rows[0].n)
+      const startOver = `To start over, drop the schema (\`DROP SCHEMA ${s} CASCADE\`) — this discards every saved state ` +
+        `and position — and initialise it again`
+      if (groups !== count) {
+        throw new StoreAlreadyInitializedError(
+          `the recovery store in ${where} has ${groups} key groups for scale-out runs, not ${count}: a store's key groups ` +
+            `are fixed for its life. ${startOver}`
+        )
+      }
+      if (used > 0) {
+        throw new StoreAlreadyInitializedError(
+          `the recovery store in ${where} already holds the data of a scale-out run (${used} key group(s) committed); ` +
+            `initialising it again would lose that data. Run the flow with it as it is. ${startOver}`
+        )
+      }
+    }
     const initialised = (await client.query("SELECT to_regclass($1) AS t", [`${s}.parts`])).rows[0].t !== null
     if (initialised) {
       const counts = (await client.query(`SELECT DISTINCT part_count FROM ${s}.parts`)).rows.map((r) => Number(r.part_count))

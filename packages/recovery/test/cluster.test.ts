@@ -111,6 +111,20 @@ describe("the number of key groups", () => {
     expect((await open(schema, { flowId: "parts_flow", keyGroups: 3 })).store.keyGroups).toBe(3)
   })
 
+  it("weir recovery init refuses a store a scale-out run has used, or other key groups", async () => {
+    const schema = freshSchema()
+    await initPostgres(pgUrl(), 4, { schema })
+    const { store } = await open(schema, { flowId: "reinit_flow" })
+    // Not used yet: init again is harmless.
+    await initPostgres(pgUrl(), 4, { schema })
+    const [row] = await run(store.acquire([2], "a"))
+    await run(store.commit([commitOf(2, row!.incarnation, 1, [snap("sum", true, [["k", 1]])])]))
+    await expect(initPostgres(pgUrl(), 4, { schema })).rejects.toThrow(
+      /already holds the data of a scale-out run \(1 key group\(s\) committed\).*DROP SCHEMA/
+    )
+    await expect(initPostgres(pgUrl(), 8, { schema })).rejects.toThrow(/has 4 key groups for scale-out runs, not 8/)
+  })
+
   it("is 16 when nothing says otherwise", async () => {
     const schema = freshSchema()
     expect((await open(schema, { flowId: "default_flow" })).store.keyGroups).toBe(16)
