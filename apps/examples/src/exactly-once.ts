@@ -17,9 +17,12 @@
  * both of which must exist. By default the run reads what the topic holds and
  * ends (`tail: false`); `TAIL=1` keeps reading new payments until interrupted.
  * `SLOW_MS`: a pause per payment (default 0) standing in for expensive work,
- * so there is time to kill the run. Without a recovery store (`-r`) the run
- * fails before reading anything: the exactly-once sink needs one. See the
- * README for the whole walkthrough.
+ * so there is time to kill the run. `FLOW_ID` (default `balances`) names the
+ * flow, and so its PostgreSQL schema (`weir_<flow id>`), scale-out group and
+ * transactional ids: the tests give each run its own. Without a recovery
+ * store (`-r`) the run fails before reading anything: the exactly-once sink
+ * needs one. See the README for the whole walkthrough, and for running it on
+ * several processes (`TAIL=1 weir run … --cluster kafka://…`).
  */
 import { kop, serde } from "@weir/connectors-kafka"
 import { Dataflow, op, StdOutSink } from "@weir/core"
@@ -30,6 +33,7 @@ const paymentsTopic = process.env.PAYMENTS_TOPIC ?? "payments"
 const balancesTopic = process.env.BALANCES_TOPIC ?? "balances"
 const tail = process.env.TAIL === "1"
 const slowMs = Number(process.env.SLOW_MS ?? 0)
+const flowId = process.env.FLOW_ID ?? "balances"
 
 /** A payment message: `amount` in the account's currency, negative for a refund. */
 export const Payment = Schema.Struct({ account: Schema.String, amount: Schema.Number })
@@ -43,7 +47,7 @@ const work = (ms: number): void => {
   if (ms > 0) Atomics.wait(pause, 0, 0, ms)
 }
 
-export const flow = new Dataflow("balances")
+export const flow = new Dataflow(flowId)
 // Small batches (the default is 1000 messages per poll), so that an epoch can close every few
 // payments: each epoch's output is one Kafka transaction.
 const { oks, errs } = kop.input("in", flow, { brokers, topics: [paymentsTopic], tail, batchSize: 10 })

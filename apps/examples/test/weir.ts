@@ -30,8 +30,11 @@ export interface Running {
   readonly output: () => { readonly stdout: string; readonly stderr: string }
 }
 
-/** Start `weir <args>` in apps/examples with extra environment variables. */
-export const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Running => {
+/**
+ * Start `weir <args>` in apps/examples with extra environment variables; it is killed with
+ * SIGKILL after `timeoutMs` (default `RUN_TIMEOUT_MS`).
+ */
+export const start = (args: ReadonlyArray<string>, env: Record<string, string> = {}, timeoutMs = RUN_TIMEOUT_MS): Running => {
   const child = spawn(process.execPath, [bin, ...args], {
     cwd: examplesDir,
     env: { ...process.env, ...env },
@@ -41,7 +44,7 @@ export const start = (args: ReadonlyArray<string>, env: Record<string, string> =
   let stderr = ""
   child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-  const timer = setTimeout(() => child.kill("SIGKILL"), RUN_TIMEOUT_MS)
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs)
   const finished = new Promise<Finished>((resolve, reject) => {
     child.on("error", reject)
     child.on("close", (code, signal) => {
