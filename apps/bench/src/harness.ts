@@ -9,8 +9,21 @@ export interface Variant {
   readonly name: string
   /** Items this variant processes per run (fewer than the case's for slow variants; ns/item is scaled by this). */
   readonly items: number
+  /** One run; it may resolve to a {@link Measured} to have that time counted instead of the whole call's. */
   readonly run: () => Promise<unknown> | unknown
 }
+
+/**
+ * What a variant's `run` may resolve to when only part of the call is the
+ * work being measured (the rest is set-up it can't do beforehand, such as
+ * starting child processes): the milliseconds to count for the run.
+ */
+export interface Measured {
+  readonly measuredMs: number
+}
+
+const isMeasured = (x: unknown): x is Measured =>
+  typeof x === "object" && x !== null && typeof (x as Measured).measuredMs === "number"
 
 /**
  * A benchmark case. Every `BenchCase` exported from a file in `src/cases/` is
@@ -27,6 +40,8 @@ export interface BenchCase {
   variants(options: BenchOptions): Promise<ReadonlyArray<Variant>> | ReadonlyArray<Variant>
   /** Extra lines to print after the table (e.g. median epoch-commit time). */
   notes?(): ReadonlyArray<string>
+  /** `false`: no warm-up run (for cases whose every run starts fresh processes, so there is nothing to warm). Default true. */
+  readonly warmUp?: boolean
   /** Runs after the last timed round, untimed: drop databases, delete files. */
   cleanup?(): Promise<void> | void
 }
@@ -67,8 +82,9 @@ const gc = (globalThis as { gc?: () => void }).gc
 const timeOnce = async (v: Variant): Promise<number> => {
   gc?.()
   const t = performance.now()
-  await v.run()
-  return performance.now() - t
+  const out = await v.run()
+  const ms = performance.now() - t
+  return isMeasured(out) ? out.measuredMs : ms
 }
 
 /**
@@ -81,7 +97,7 @@ export const runCase = async (id: string, c: BenchCase, options: BenchOptions): 
   const variants = await c.variants(options)
   const runsMs: Array<Array<number>> = variants.map(() => [])
   try {
-    for (const v of variants) await v.run()
+    if (c.warmUp !== false) for (const v of variants) await v.run()
     for (let r = 0; r < options.repeats; r++) {
       for (let i = 0; i < variants.length; i++) runsMs[i]!.push(await timeOnce(variants[i]!))
     }
