@@ -389,7 +389,9 @@ class KafkaClusterLink implements ClusterLink {
           ...baseConfig(brokers),
           "client.id": id,
           // KIP-848 groups choose their assignor on the broker (group.remote.assignor); the client refuses this setting there.
-          ...(kip848 ? {} : { "partition.assignment.strategy": "cooperative-sticky" }),
+          // A cooperative rebalance takes a second round one heartbeat after the first: 1 s, not librdkafka's 3 s,
+          // shortens every join and leave by about 2 s (at one small request a second).
+          ...(kip848 ? {} : { "partition.assignment.strategy": "cooperative-sticky", "heartbeat.interval.ms": 1000 }),
           "enable.auto.commit": false,
           "enable.auto.offset.store": false,
           "auto.offset.reset": "earliest",
