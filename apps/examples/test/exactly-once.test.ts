@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { brokers, createTopic, deleteTopic, highWatermarks, produce, readTopic, uniqueTopic } from "./kafka.js"
 import { delay, RUN_TIMEOUT_MS, start, tempDir, weir, withoutEpochLines } from "./weir.js"
+import { expectedBalances as balancesOf, payment as paymentOf } from "./payments.js"
 
 const paymentsTopic = uniqueTopic("payments")
 const balancesTopic = uniqueTopic("balances")
@@ -20,25 +21,8 @@ const PARTITIONS = 3
 const PAYMENTS = 3_000
 const ACCOUNTS = 20
 
-/** Payment `i`: accounts in turn, amounts from -20.00 to 79.99 (a few refunds). */
-const payment = (i: number) => {
-  const account = `a${1 + ((i * 7) % ACCOUNTS)}`
-  return { account, amount: (((i * 7919) % 10_000) - 2_000) / 100 }
-}
-
-/** Per account, the balance messages the flow must write, in order: the running sums of its payments. */
-const expectedBalances = (): Map<string, Array<string>> => {
-  const cents = new Map<string, number>()
-  const expected = new Map<string, Array<string>>()
-  for (let i = 0; i < PAYMENTS; i++) {
-    const { account, amount } = payment(i)
-    const balance = (cents.get(account) ?? 0) + Math.round(amount * 100)
-    cents.set(account, balance)
-    if (!expected.has(account)) expected.set(account, [])
-    expected.get(account)!.push(JSON.stringify({ account, amount, balance: balance / 100 }))
-  }
-  return expected
-}
+const payment = (i: number) => paymentOf(i, ACCOUNTS)
+const expectedBalances = () => balancesOf(PAYMENTS, ACCOUNTS)
 
 /** The items the inputs read, summed over the `epoch N: X items in` lines of a run's stderr. */
 const itemsRead = (stderr: string): number =>

@@ -11,6 +11,7 @@
 import { afterAll, describe, expect, it } from "vitest"
 import { brokers, createTopic, deleteTopic, produce, readTopic, uniqueTopic } from "./kafka.js"
 import { delay, type Running, start, weir } from "./weir.js"
+import { expectedBalances as balancesOf, payment as paymentOf } from "./payments.js"
 
 const flowId = `balances_t${process.pid}_${Date.now().toString(36)}`
 const paymentsTopic = uniqueTopic("scale-payments")
@@ -40,25 +41,8 @@ const pgUrl = (): string => {
   return url
 }
 
-/** Payment `i`: accounts in turn, amounts from -20.00 to 79.99 (a few refunds), as in exactly-once.test.ts. */
-const payment = (i: number) => {
-  const account = `a${1 + ((i * 7) % ACCOUNTS)}`
-  return { account, amount: (((i * 7919) % 10_000) - 2_000) / 100 }
-}
-
-/** Per account, the balance messages the flow must write, in order: the running sums of its payments. */
-const expectedBalances = (): Map<string, Array<string>> => {
-  const cents = new Map<string, number>()
-  const expected = new Map<string, Array<string>>()
-  for (let i = 0; i < PAYMENTS; i++) {
-    const { account, amount } = payment(i)
-    const balance = (cents.get(account) ?? 0) + Math.round(amount * 100)
-    cents.set(account, balance)
-    if (!expected.has(account)) expected.set(account, [])
-    expected.get(account)!.push(JSON.stringify({ account, amount, balance: balance / 100 }))
-  }
-  return expected
-}
+const payment = (i: number) => paymentOf(i, ACCOUNTS)
+const expectedBalances = () => balancesOf(PAYMENTS, ACCOUNTS)
 
 /** Everything a process printed (its log lines go to stdout, the epoch lines to stderr). */
 const logOf = (p: Running): string => {

@@ -5,7 +5,7 @@
  * @since 0.3.0
  */
 import { RdKafka } from "@confluentinc/kafka-javascript"
-import type { ConsumerGlobalConfig, IAdminClient, LibrdKafkaError, Message, TopicPartition } from "@confluentinc/kafka-javascript"
+import type { LibrdKafkaError, Message, TopicPartition } from "@confluentinc/kafka-javascript"
 import type { ClusterLink, ClusterLinkConfigLike, ClusterLinkHandler, ExchangeRecord } from "@weir/core"
 import { WeirRuntimeError } from "@weir/core"
 import type * as Context from "effect/Context"
@@ -15,19 +15,17 @@ import { hostname } from "node:os"
 import { clientConfig, positiveInteger } from "./internal/arguments.js"
 import { KafkaConfigError, KafkaConnectorError, KafkaConsumeError, KafkaMetadataError, KafkaProduceError } from "./errors.js"
 import {
+  adminClient,
   baseConfig,
   type ClientConfig,
   connectConsumer,
   connectProducer,
-  connectTimeouts,
   type Consumer,
   disconnect,
-  FIRST_REQUEST_MS,
   type Producer
 } from "./internal/client.js"
 import {
   brokersText,
-  configError,
   describeInfo,
   ERR,
   infoOfClientEvent,
@@ -35,7 +33,6 @@ import {
   isUnknownTopic,
   requestError
 } from "./internal/errors.js"
-import type { KafkaErrorInfo } from "./messages.js"
 
 /**
  * Options of {@link kafkaCluster}.
@@ -239,19 +236,7 @@ type Protocol = "NONE" | "COOPERATIVE" | "EAGER"
 const ensureTopic = async (s: LinkSettings): Promise<void> => {
   const config = { ...baseConfig(s.brokers), ...s.addConfig }
   const where = { brokers: s.brokers, topic: s.topic }
-  const timeouts = connectTimeouts(config)
-  let lastEvent: KafkaErrorInfo | undefined
-  let admin: IAdminClient
-  try {
-    admin = RdKafka.AdminClient.create(config as ConsumerGlobalConfig, {
-      "event.error": (e: LibrdKafkaError) => {
-        lastEvent = infoOfClientEvent(e)
-      }
-    })
-  } catch (e) {
-    throw configError("admin client", where, e)
-  }
-  const timing = () => ({ ...timeouts, requestMs: FIRST_REQUEST_MS, lastEvent })
+  const { admin, timeouts, timing } = adminClient(config, where)
   const partitions = () =>
     new Promise<number | undefined>((resolve, reject) => {
       admin.describeTopics([s.topic], { timeout: timeouts.waitMs }, (err, result) => {

@@ -124,14 +124,11 @@ type Described = ReadonlyArray<{ name: string; error?: unknown; partitions: Read
  * messages start `error listing partitions for Kafka topic '…'` and name the
  * brokers.
  */
-export const listPartitions = async (
-  config: ClientConfig,
-  brokers: ReadonlyArray<string>,
-  topics: ReadonlyArray<string>
-): Promise<Array<{ readonly topic: string; readonly partitions: ReadonlyArray<number> }>> => {
-  const named = topics.map((t) => `'${t}'`).join(", ")
-  const what = (topic: string | undefined) => `error listing partitions for Kafka topic ${topic === undefined ? named : `'${topic}'`}`
-  const all: Where = { brokers, topic: topics.length === 1 ? topics[0] : undefined }
+/**
+ * An admin client, with what explains a request of it that timed out: the
+ * connection timeouts and the last connection trouble it reported.
+ */
+export const adminClient = (config: ClientConfig, where: Where) => {
   const timeouts = connectTimeouts(config)
   // The admin client reports connection trouble as it happens; the last report explains a timeout.
   let lastEvent: KafkaErrorInfo | undefined
@@ -143,9 +140,20 @@ export const listPartitions = async (
       }
     })
   } catch (e) {
-    throw configError("admin client", all, e)
+    throw configError("admin client", where, e)
   }
-  const timing = () => ({ ...timeouts, requestMs: FIRST_REQUEST_MS, lastEvent })
+  return { admin, timeouts, timing: () => ({ ...timeouts, requestMs: FIRST_REQUEST_MS, lastEvent }) }
+}
+
+export const listPartitions = async (
+  config: ClientConfig,
+  brokers: ReadonlyArray<string>,
+  topics: ReadonlyArray<string>
+): Promise<Array<{ readonly topic: string; readonly partitions: ReadonlyArray<number> }>> => {
+  const named = topics.map((t) => `'${t}'`).join(", ")
+  const what = (topic: string | undefined) => `error listing partitions for Kafka topic ${topic === undefined ? named : `'${topic}'`}`
+  const all: Where = { brokers, topic: topics.length === 1 ? topics[0] : undefined }
+  const { admin, timeouts, timing } = adminClient(config, all)
   try {
     const described = await new Promise<Described>((resolve, reject) => {
       admin.describeTopics([...topics], { timeout: timeouts.waitMs }, (err, result) => (err ? reject(err) : resolve(result)))

@@ -41,6 +41,15 @@ const runningOf = (m: Member): ReadonlyArray<number> => {
   return line === undefined ? [] : /running key groups ([\d, ]+) from/.exec(line)![1]!.split(", ").map(Number)
 }
 
+/** Wait until `ms` between them run every key group (those of a process gone have moved to them). */
+const untilTheyRunAll = async (ms: ReadonlyArray<Member>, timeoutMs: number, what: string): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (ms.map(runningOf).flat().length < KEY_GROUPS) {
+    if (Date.now() > deadline) throw new Error(what)
+    await sleep(500)
+  }
+}
+
 const expectExact = (outcome: Awaited<ReturnType<typeof settle>>, ms: ReadonlyArray<Member>) => {
   const logs = ms.map((m) => `--- host ${m.host}\n${m.tail(25)}`).join("\n")
   expect(outcome.problems, logs).toEqual([])
@@ -86,11 +95,7 @@ describe.runIf(enabled)("weir run --cluster across emulated hosts", () => {
     const lost = runningOf(victim)
     await victim.stop("SIGKILL")
     // The group notices after session.timeout.ms (6 s) and deals the victim's key groups to the others.
-    const deadline = Date.now() + 40_000
-    while ([ms[0]!, ms[2]!].map(runningOf).flat().length < KEY_GROUPS) {
-      if (Date.now() > deadline) throw new Error(`the victim's key groups ${lost.join(", ")} did not move`)
-      await sleep(500)
-    }
+    await untilTheyRunAll([ms[0]!, ms[2]!], 40_000, `the victim's key groups ${lost.join(", ")} did not move`)
     await sleep(4000)
     await feeder.stop()
     expectExact(await settle(flow, feeder.fed, 60_000), ms)
@@ -105,11 +110,7 @@ describe.runIf(enabled)("weir run --cluster across emulated hosts", () => {
     await feeder.start(RATE)
     await sleep(5000)
     await ms[0]!.stop("SIGKILL")
-    const deadline = Date.now() + 40_000
-    while ([ms[1]!, ms[2]!].map(runningOf).flat().length < KEY_GROUPS) {
-      if (Date.now() > deadline) throw new Error("the killed process's key groups did not move")
-      await sleep(500)
-    }
+    await untilTheyRunAll([ms[1]!, ms[2]!], 40_000, "the killed process's key groups did not move")
     await sleep(4000)
     await feeder.stop()
     const outcome = await settle(flow, feeder.fed, 60_000, "read_committed")
@@ -127,11 +128,7 @@ describe.runIf(enabled)("weir run --cluster across emulated hosts", () => {
     await sleep(4000)
     await cut(3, "bridge")
     try {
-      const deadline = Date.now() + 60_000
-      while ([ms[0]!, ms[1]!].map(runningOf).flat().length < KEY_GROUPS) {
-        if (Date.now() > deadline) throw new Error("host 3's key groups did not move while it was cut off")
-        await sleep(500)
-      }
+      await untilTheyRunAll([ms[0]!, ms[1]!], 60_000, "host 3's key groups did not move while it was cut off")
       await sleep(3000)
     } finally {
       await heal(3)

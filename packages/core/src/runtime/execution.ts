@@ -133,43 +133,16 @@ export class Execution extends Engine {
       this.dirty = true
       notifyGrouped(due)
     }
-    let live = 0
-    for (const p of this.partitions) {
-      if (p.ended) continue
-      const outcome = p.poll(now)
-      switch (outcome.kind) {
-        case "abort":
-          return "abort"
-        case "eof":
-          this.dirty = true
-          this.endedNow.push(p)
-          break
-        case "items":
-          live++
-          if (outcome.count > 0) {
-            busy = true
-            this.dirty = true
-          }
-          break
-        case "waiting":
-          live++
-      }
+    const polled = this.pollInputs(now)
+    if (polled === "abort") return "abort"
+    if (polled.moved) {
+      this.dirty = true
+      if (polled.busy) busy = true
     }
-    if (live === 0) return "finish"
+    if (polled.live === 0) return "finish"
     this.lastTurnBusy = busy
     if (now - this.epochStartedAt >= this.config.epochIntervalMs && !this.epochHeld()) return "closeEpoch"
     return busy ? "busy" : "idle"
-  }
-
-  /**
-   * A partition's first asynchronous batch is in flight: the epoch closes
-   * only once it has been delivered (its arrival wakes the loop), so that no
-   * commit records a position past items that have not entered the dataflow.
-   */
-  private epochHeld(): boolean {
-    if (!this.wiring.tracking) return false
-    for (const p of this.partitions) if (p.holdsEpoch) return true
-    return false
   }
 
   /** When the loop next has something to do. */

@@ -672,6 +672,57 @@ export abstract class Engine {
     )
   }
 
+  /**
+   * Poll every due input partition (each batch flows synchronously through
+   * the steps). `moved`: a batch came in or a partition ended; `busy`: a
+   * batch had items; `live`: partitions that have not ended.
+   */
+  protected pollInputs(now: number): "abort" | { readonly moved: boolean; readonly busy: boolean; readonly live: number } {
+    let moved = false
+    let busy = false
+    let live = 0
+    for (const p of this.partitions) {
+      if (p.ended) continue
+      const outcome = p.poll(now)
+      switch (outcome.kind) {
+        case "abort":
+          return "abort"
+        case "eof":
+          moved = true
+          this.endedNow.push(p)
+          break
+        case "items":
+          live++
+          if (outcome.count > 0) {
+            moved = true
+            busy = true
+          }
+          break
+        case "waiting":
+          live++
+      }
+    }
+    return { moved, busy, live }
+  }
+
+  /**
+   * A partition's first asynchronous batch is in flight: the epoch closes
+   * only once it has been delivered (its arrival wakes the loop), so that no
+   * commit records a position past items that have not entered the dataflow.
+   */
+  protected epochHeld(): boolean {
+    if (!this.wiring.tracking) return false
+    for (const p of this.partitions) if (p.holdsEpoch) return true
+    return false
+  }
+
+  /** The partitioned sink step `step` is, if it is one (its exchange routes to the partitions' owners). */
+  protected sinkStepAt(step: number): PartitionedOutputStep | undefined {
+    return this.plan.steps[step]!.exchange === "partition"
+      ? this.sinkSteps.find((s) => s.stepId === this.plan.steps[step]!.stepId)
+      : undefined
+  }
+
   protected drainWrites(): Effect.Effect<void, WeirRuntimeError> {
     return Effect.tryPromise({
       try: () => {

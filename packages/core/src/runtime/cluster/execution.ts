@@ -36,7 +36,6 @@ import type { Exchange, Plan } from "../plan.js"
 import type { StepSnapshots } from "../recovery.js"
 import { ownerOf } from "../routing.js"
 import { checkSnapshot } from "../snapshotCheck.js"
-import type { PartitionedOutputStep } from "../sinks.js"
 import type { Emit, StatefulStep } from "../steps.js"
 import { asRuntimeError, Engine, environmentOf, MAX_WRITES_IN_FLIGHT, notifyGrouped, type RunEnvironment, type Worker } from "../wiring.js"
 import type { ClusterLink, ClusterStore, ExchangeRecord, KeyGroupCommit, KeyGroupRow } from "./interfaces.js"
@@ -203,12 +202,6 @@ export class ClusterExecution extends Engine {
     }
   }
 
-  private sinkStepAt(step: number): PartitionedOutputStep | undefined {
-    return this.plan.steps[step]!.exchange === "partition"
-      ? this.sinkSteps.find((s) => s.stepId === this.plan.steps[step]!.stepId)
-      : undefined
-  }
-
   private enqueue(dest: number, from: number, step: number, port: number, items: Array<unknown>): void {
     const k = `${dest}:${from}:${step}:${port}`
     let o = this.outgoing.get(k)
@@ -361,24 +354,11 @@ export class ClusterExecution extends Engine {
       notifyGrouped(due)
     }
     if (this.catchUp.size === 0 && this.pending.size < MAX_WRITES_IN_FLIGHT) {
-      for (const p of this.partitions) {
-        if (p.ended) continue
-        const outcome = p.poll(now)
-        switch (outcome.kind) {
-          case "abort":
-            return "abort"
-          case "eof":
-            this.dirty = true
-            this.endedNow.push(p)
-            break
-          case "items":
-            if (outcome.count > 0) {
-              busy = true
-              this.dirty = true
-            }
-            break
-          case "waiting":
-        }
+      const polled = this.pollInputs(now)
+      if (polled === "abort") return "abort"
+      if (polled.moved) {
+        this.dirty = true
+        if (polled.busy) busy = true
       }
     }
     if (now - this.lastFrameFlush >= FRAME_LINGER_MS) {
@@ -388,11 +368,6 @@ export class ClusterExecution extends Engine {
     this.lastTurnBusy = busy
     if (now - this.epochStartedAt >= this.config.epochIntervalMs && !this.epochHeld()) return "closeEpoch"
     return busy ? "busy" : "idle"
-  }
-
-  private epochHeld(): boolean {
-    for (const p of this.partitions) if (p.holdsEpoch) return true
-    return false
   }
 
   private nextDue(): number {

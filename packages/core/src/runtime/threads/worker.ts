@@ -167,12 +167,6 @@ export class ThreadExecution extends Engine {
     }
   }
 
-  private sinkStepAt(step: number): PartitionedOutputStep | undefined {
-    return this.plan.steps[step]!.exchange === "partition"
-      ? this.sinkSteps.find((s) => s.stepId === this.plan.steps[step]!.stepId)
-      : undefined
-  }
-
   /** Messages from peers and the coordinator go to the inbox (the loop also pulls them synchronously). */
   private listen(): void {
     this.config.ports.forEach((port, p) => {
@@ -384,27 +378,13 @@ export class ThreadExecution extends Engine {
     }
     if (this.inputsEnded === undefined && !this.backPressured && this.pending.size < MAX_WRITES_IN_FLIGHT) {
       this.current = this.epoch
-      let live = 0
-      for (const p of this.partitions) {
-        if (p.ended) continue
-        const outcome = p.poll(now)
-        switch (outcome.kind) {
-          case "abort":
-            this.aborted = true
-            return true
-          case "eof":
-            busy = true
-            this.endedNow.push(p)
-            break
-          case "items":
-            live++
-            if (outcome.count > 0) busy = true
-            break
-          case "waiting":
-            live++
-        }
+      const polled = this.pollInputs(now)
+      if (polled === "abort") {
+        this.aborted = true
+        return true
       }
-      if (live === 0) {
+      if (polled.moved) busy = true
+      if (polled.live === 0) {
         this.inputsEnded = this.epoch
         this.broadcast({ t: "progress", fronts: [], epoch: this.epoch, final: true })
       }
@@ -450,12 +430,6 @@ export class ThreadExecution extends Engine {
     const stepId = this.plan.steps[step]!.stepId
     for (const p of this.partitions) if (p.stepId === stepId && !p.ended) return this.epoch
     return Infinity
-  }
-
-  private epochHeld(): boolean {
-    if (!this.wiring.tracking) return false
-    for (const p of this.partitions) if (p.holdsEpoch) return true
-    return false
   }
 
   /** The epochs every step here has passed, with their snapshots, to the coordinator. */
