@@ -73,15 +73,7 @@ export class Execution extends Engine {
   static make(plan: Plan, config: ExecutionConfig): Effect.Effect<Execution, WeirRuntimeError | WeirRecoveryError, Scope.Scope> {
     return Effect.gen(function*() {
       const ex = new Execution(plan, config)
-      // On failure or interruption, still release everything (close errors are secondary then).
-      yield* Effect.addFinalizer(() => Effect.ignore(ex.closeAll()))
-      const prev = setActiveClock(config.clock)
-      try {
-        yield* ex.build()
-        yield* ex.restoreState((key) => ownerOf(key, config.workerCount))
-      } finally {
-        setActiveClock(prev)
-      }
+      yield* ex.buildRestored((key) => ownerOf(key, config.workerCount))
       const now = config.clock.now()
       for (const p of ex.partitions) p.start(now)
       ex.epochStartedAt = now

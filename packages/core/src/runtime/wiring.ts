@@ -11,6 +11,7 @@
  */
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import { typeName } from "../Dataflow.js"
 import type { WeirRecoveryError } from "../errors.js"
@@ -26,7 +27,7 @@ import {
   type TransactionalSinkPartition
 } from "../outputs.js"
 import { isAsync, stepError, toEffect } from "./async.js"
-import type { WeirClock } from "./clock.js"
+import { setActiveClock, type WeirClock } from "./clock.js"
 import { FusedStep, fusableChains } from "./fusion.js"
 import { type Exchange, isFixedSink, isFixedSource, type Plan, type PlannedStep } from "./plan.js"
 import { epochGauge, setGauge, stateKeys, StepCounters } from "./metrics.js"
@@ -599,6 +600,25 @@ export abstract class Engine {
       }
       engine.sinkSteps.push(out)
       return out
+    })
+  }
+
+  /**
+   * Build and restore (`build`, then `restoreState`) on the run's clock, and
+   * close everything when the scope closes — on failure or interruption too
+   * (close errors are secondary then).
+   */
+  protected buildRestored(ownerOf: (key: string) => number): Effect.Effect<void, WeirRuntimeError | WeirRecoveryError, Scope.Scope> {
+    const engine = this
+    return Effect.gen(function*() {
+      yield* Effect.addFinalizer(() => Effect.ignore(engine.closeAll()))
+      const prev = setActiveClock(engine.wiring.clock)
+      try {
+        yield* engine.build()
+        yield* engine.restoreState(ownerOf)
+      } finally {
+        setActiveClock(prev)
+      }
     })
   }
 

@@ -159,14 +159,7 @@ export class ClusterExecution extends Engine {
   static make(plan: Plan, config: GenerationConfig): Effect.Effect<ClusterExecution, WeirRuntimeError | WeirRecoveryError, Scope.Scope> {
     return Effect.gen(function*() {
       const ex = new ClusterExecution(plan, config)
-      yield* Effect.addFinalizer(() => Effect.ignore(ex.closeAll()))
-      const prev = setActiveClock(config.clock)
-      try {
-        yield* ex.build()
-        yield* ex.restoreState((key) => ownerOf(key, config.keyGroups))
-      } finally {
-        setActiveClock(prev)
-      }
+      yield* ex.buildRestored((key) => ownerOf(key, config.keyGroups))
       ex.sendStartMarks()
       yield* ex.flushLink()
       const now = config.clock.now()
