@@ -26,7 +26,7 @@ export interface RunOptions {
  * @since 0.1.0
  */
 export interface ClusterOptions extends RunOptions {
-  /** Addresses of all processes (`host:port`); not supported yet beyond one process. */
+  /** Addresses of all processes (`host:port`): static clusters of several are refused — scale out with `cluster`. */
   readonly addresses?: ReadonlyArray<string> | undefined
   /** This process's index in `addresses`. */
   readonly processId?: number | undefined

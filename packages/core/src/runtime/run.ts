@@ -143,8 +143,12 @@ const withDefaultLayer = <A, E>(program: Effect.Effect<A, E>): Effect.Effect<A, 
  * thread instead: the same per-key results, no parallel speed-up, and
  * in-memory sinks such as `TestingSink` keep working.
  *
- * Several processes (`addresses` with more than one entry) are not supported
- * yet.
+ * With `cluster` (and a `recovery` store every process reaches), this
+ * process runs its share of a scale-out run: every process given the same
+ * cluster joins one group, which deals the store's key groups among them;
+ * processes may join and leave while the flow runs, and the run lasts until
+ * interrupted (see the README, "Scale-out across processes and hosts").
+ * Static clusters (`addresses` with several entries) are refused.
  *
  * @example
  * ```ts
