@@ -51,6 +51,8 @@ export interface BenchOptions {
   readonly items: number
   /** Timed runs per variant, after one warm-up run (`--repeats`, default 3). */
   readonly repeats: number
+  /** `--with-bytewax`: also run the Nexmark queries on Bytewax 0.21.1 (`nexmark-bytewax/`), as a third row. Default false. */
+  readonly withBytewax?: boolean
 }
 
 export interface VariantResult {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only=ID[,ID] --items=N --repeats=N --list]`: run the
+ * `npm run bench [-- --only=ID[,ID] --items=N --repeats=N --with-bytewax --list]`: run the
  * benchmark cases in one process and print ns/item and ratios to each case's
  * baseline. Results also go to apps/bench/results/latest.json.
  *
@@ -73,6 +73,7 @@ if (args.includes("--list")) {
 
 const items = positiveInt("items", 10_000_000)
 const repeats = positiveInt("repeats", 3)
+const withBytewax = args.includes("--with-bytewax")
 const only = arg("only")?.split(",").filter((s) => s !== "")
 for (const name of only ?? []) {
   if (!all.some((c) => c.id === name || c.file === name)) {
@@ -85,8 +86,18 @@ const selected = only === undefined ? all : all.filter((c) => only.includes(c.id
 console.log(`# Weir benchmarks — Node ${process.version}, ${items.toLocaleString("en-US")} items, warm-up + median of ${repeats}`)
 console.log("# Ratios compare variants measured in this same run; absolute ns depend on this machine's load.")
 const results: Array<CaseResult> = []
+// A case that fails (a result check, a service) is reported and the others still run; the bench then exits 1.
+const failures: Array<{ readonly id: string; readonly error: string }> = []
 for (const c of selected) {
-  const result = await runCase(c.id, c.benchCase, { items, repeats })
+  let result: CaseResult
+  try {
+    result = await runCase(c.id, c.benchCase, { items, repeats, withBytewax })
+  } catch (e) {
+    const error = e instanceof Error ? e.message : String(e)
+    console.error(`\n## ${c.benchCase.name}   [--only=${c.id}]\nFAILED: ${error}`)
+    failures.push({ id: c.id, error })
+    continue
+  }
   printCase(result)
   results.push(result)
 }
@@ -96,6 +107,10 @@ fs.mkdirSync(dir, { recursive: true })
 const file = path.join(dir, "latest.json")
 fs.writeFileSync(
   file,
-  JSON.stringify({ date: new Date().toISOString(), node: process.version, items, repeats, results }, null, 2) + "\n"
+  JSON.stringify({ date: new Date().toISOString(), node: process.version, items, repeats, results, failures }, null, 2) + "\n"
 )
 console.log(`\nresults: ${path.relative(process.cwd(), file)}`)
+if (failures.length > 0) {
+  console.error(`${failures.length} case(s) failed: ${failures.map((f) => f.id).join(", ")}`)
+  process.exitCode = 1
+}

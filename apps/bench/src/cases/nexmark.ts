@@ -4,11 +4,21 @@
  * 1,024. The first run of each variant (the warm-up) has its results put in
  * canonical form (JSON per result, sorted); Weir's must equal the loop's or the
  * case fails.
+ *
+ * With `--with-bytewax`, a third row runs the same query on Bytewax 0.21.1
+ * (`nexmark-bytewax/nexmark.py`, one worker) over the same events written to a
+ * temporary CSV file; its row counts the `run_main` time the script reports (not
+ * the Python start-up), and its result lines must equal Weir's in the script's
+ * comma-joined canonical form, or the case fails naming the first differing line.
  */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { runMain } from "@weir/core"
 import { batchesOf } from "../data.js"
-import { type BenchCase, median } from "../harness.js"
-import { generateEvents, type NexmarkEvent } from "../nexmark/generator.js"
+import { type BenchCase, type Measured, median, type Variant } from "../harness.js"
+import { generateEvents, type NexmarkEvent, writeEventsCsv } from "../nexmark/generator.js"
 import { loops } from "../nexmark/loop.js"
 import { canonical, CollectSink, firstDifference, type Query, type QueryOut } from "../nexmark/queries.js"
 import { flows } from "../nexmark/weir.js"
@@ -16,14 +26,118 @@ import { flows } from "../nexmark/weir.js"
 /** Events per run: 1,000,000 at the default `--items` (10 million), scaled by it. */
 export const nexmarkEvents = (items: number): number => Math.max(1000, Math.round(items / 10))
 
-let cached: { readonly n: number; readonly batches: Array<Array<NexmarkEvent>> } | undefined
-/** The events as batches, generated once per count and shared by the queries' cases. */
-const eventBatches = (n: number): Array<Array<NexmarkEvent>> => {
+/** The generator's seed every case uses (`generateEvents`' default). */
+const SEED = 42
+
+let cached: { readonly n: number; readonly events: Array<NexmarkEvent>; readonly batches: Array<Array<NexmarkEvent>> } | undefined
+/** The events, generated once per count and shared by the queries' cases. */
+const eventsOf = (n: number): { readonly events: Array<NexmarkEvent>; readonly batches: Array<Array<NexmarkEvent>> } => {
   if (cached?.n !== n) {
-    const events = generateEvents(n)
-    cached = { n, batches: batchesOf(n, (i) => events[i]!) }
+    const events = generateEvents(n, SEED)
+    cached = { n, events, batches: batchesOf(n, (i) => events[i]!) }
   }
-  return cached.batches
+  return cached
+}
+
+// ---- Bytewax (`--with-bytewax`) ----
+
+const BYTEWAX_ROW = "Bytewax 0.21.1 (1 worker)"
+const BYTEWAX_DIR = path.join(import.meta.dirname, "..", "..", "nexmark-bytewax")
+
+let tmpDir: string | undefined
+/** This process's scratch directory for the events CSV and Bytewax's outputs, removed when the process exits. */
+const scratch = (): string => {
+  if (tmpDir === undefined) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "weir-bench-nexmark-"))
+    tmpDir = dir
+    process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
+  }
+  return tmpDir
+}
+
+const csvPaths = new Map<string, string>()
+/** The events of `(n, seed)` as a CSV file (`writeEventsCsv`), written once per process. */
+const eventsCsv = (n: number, seed: number, events: ReadonlyArray<NexmarkEvent>): string => {
+  const key = `${n}:${seed}`
+  let file = csvPaths.get(key)
+  if (file === undefined) {
+    file = path.join(scratch(), `events-${n}-${seed}.csv`)
+    writeEventsCsv(file, events)
+    csvPaths.set(key, file)
+  }
+  return file
+}
+
+let bytewaxPython: string | undefined
+/** The venv python with bytewax 0.21.1: `nexmark-bytewax/setup.sh`, run once per process. */
+const bytewaxPythonPath = (): string => {
+  if (bytewaxPython === undefined) {
+    const setup = path.join(BYTEWAX_DIR, "setup.sh")
+    const r = spawnSync("bash", [setup], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
+    const py = r.stdout?.trim() ?? ""
+    if (r.error !== undefined || r.status !== 0 || py === "") {
+      throw new Error(
+        `nexmark --with-bytewax: setting up Bytewax with ${setup} failed (${r.error?.message ?? `exit status ${r.status}, signal ${r.signal}`}); ` +
+          `see its stderr above, or run it by hand, or drop --with-bytewax`
+      )
+    }
+    bytewaxPython = py
+  }
+  return bytewaxPython
+}
+
+/** What `nexmark.py` prints on stdout. */
+interface BytewaxReport {
+  readonly query: string
+  readonly events: number
+  readonly seconds: number
+  readonly results: number
+}
+
+const isBytewaxReport = (x: unknown): x is BytewaxReport =>
+  typeof x === "object" && x !== null && typeof (x as BytewaxReport).query === "string" &&
+  typeof (x as BytewaxReport).events === "number" && typeof (x as BytewaxReport).seconds === "number" &&
+  typeof (x as BytewaxReport).results === "number"
+
+/** One run of `nexmark.py CSV q OUT`: its report and its result lines (canonical: sorted, comma-joined; q0: the count). */
+const runBytewax = (q: Query, csv: string, n: number): { readonly report: BytewaxReport; readonly lines: Array<string> } => {
+  const script = path.join(BYTEWAX_DIR, "nexmark.py")
+  const out = path.join(scratch(), `bytewax-${q}.txt`)
+  const r = spawnSync(bytewaxPythonPath(), [script, csv, q, out], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 })
+  if (r.error !== undefined || r.status !== 0) {
+    throw new Error(
+      `nexmark ${q}: Bytewax run (${script} ${q}) failed (${r.error?.message ?? `exit status ${r.status}, signal ${r.signal}`}); see its stderr above`
+    )
+  }
+  const last = r.stdout.trim().split("\n").at(-1) ?? ""
+  let report: unknown
+  try {
+    report = JSON.parse(last)
+  } catch {
+    report = undefined
+  }
+  if (!isBytewaxReport(report)) {
+    throw new Error(`nexmark ${q}: Bytewax's report must be a JSON line {query, events, seconds, results}; got '${last}' (a string) from ${script}`)
+  }
+  if (report.events !== n) throw new Error(`nexmark ${q}: Bytewax read ${report.events} events from ${csv}, the case has ${n}; delete the file and rerun`)
+  const text = fs.readFileSync(out, "utf8")
+  const lines = text === "" ? [] : text.replace(/\n$/, "").split("\n")
+  return { report, lines }
+}
+
+/** A result of `q` as a line of `nexmark.py`'s output (fields in nexmark-bytewax/README.md's order). */
+const BYTEWAX_LINE: { readonly [Q in Exclude<Query, "q0">]: (x: QueryOut[Q]) => string } = {
+  q1: (b) => `${b.auction},${b.bidder},${b.price},${b.channel},${b.url},${b.dateTime}`,
+  q2: (x) => x.join(","),
+  q3: (x) => x.join(","),
+  q7: (x) => x.join(",")
+}
+
+/** Weir's results in `nexmark.py`'s canonical form: comma-joined lines, sorted (q0: the count alone). */
+const bytewaxLines = <Q extends Query>(q: Q, out: ReadonlyArray<QueryOut[Q]>): Array<string> => {
+  if (q === "q0") return [String(out.length)]
+  const line = BYTEWAX_LINE[q as Exclude<Query, "q0">] as (x: QueryOut[Q]) => string
+  return out.map(line).sort()
 }
 
 const DESCRIPTIONS: { readonly [Q in Query]: string } = {
@@ -39,24 +153,31 @@ const nexmarkCase = <Q extends Query>(q: Q): BenchCase => {
   let outputs = 0
   let checked = false
   let n = 0
+  let withBytewax = false
+  /** Bytewax's reported run_main seconds of each run (the first is the warm-up). */
+  let bytewaxSeconds: Array<number> = []
   return {
     id: `nexmark-${q}`,
     name: `nexmark ${q}: ${DESCRIPTIONS[q]}`,
     unit: "event",
-    variants({ items }) {
-      n = nexmarkEvents(items)
-      const batches = eventBatches(n)
+    variants(options) {
+      n = nexmarkEvents(options.items)
+      const { events, batches } = eventsOf(n)
       runsMs[0] = []
       runsMs[1] = []
       checked = false
+      withBytewax = options.withBytewax === true
+      bytewaxSeconds = []
       let expected: Array<string> | undefined
+      /** Weir's results from its first (checked) run, for the Bytewax row's check. */
+      let weirOut: ReadonlyArray<QueryOut[Q]> | undefined
       const timed = async (i: 0 | 1, f: () => Promise<ReadonlyArray<QueryOut[Q]>> | ReadonlyArray<QueryOut[Q]>) => {
         const t = performance.now()
         const out = await f()
         runsMs[i]!.push(performance.now() - t)
         return out
       }
-      return [
+      const rows: Array<Variant> = [
         {
           name: "hand-written loop",
           items: n,
@@ -86,18 +207,60 @@ const nexmarkCase = <Q extends Query>(q: Q): BenchCase => {
               const diff = firstDifference(canonical(out), expected)
               if (diff !== undefined) throw new Error(`nexmark ${q}: Weir's results differ from the hand loop's, ${diff}`)
               checked = true
+              weirOut = out
             } else if (out.length !== outputs) throw new Error(`nexmark ${q}: Weir emitted ${out.length} results, the hand loop ${outputs}`)
           }
         }
       ]
+      if (withBytewax) {
+        // Set up (venv, CSV) before timing; both are cached for the process.
+        bytewaxPythonPath()
+        const csv = eventsCsv(n, SEED, events)
+        let bytewaxChecked = false
+        let bytewaxResults = 0
+        rows.push({
+          name: BYTEWAX_ROW,
+          items: n,
+          run: (): Measured => {
+            const { report, lines } = runBytewax(q, csv, n)
+            bytewaxSeconds.push(report.seconds)
+            if (!bytewaxChecked) {
+              if (weirOut === undefined) throw new Error(`nexmark ${q}: Weir must run before Bytewax (its results are what Bytewax's are checked against)`)
+              const diff = firstDifference(lines, bytewaxLines(q, weirOut))
+              if (diff !== undefined) {
+                throw new Error(
+                  `nexmark ${q}: Bytewax's results differ from Weir's (Bytewax vs Weir, nexmark.py's line form${q === "q0" ? ": the count" : ""}), ${diff}`
+                )
+              }
+              bytewaxChecked = true
+              bytewaxResults = report.results
+            } else if (report.results !== bytewaxResults) {
+              throw new Error(`nexmark ${q}: Bytewax emitted ${report.results} results, on its first run ${bytewaxResults}`)
+            }
+            return { measuredMs: report.seconds * 1000 }
+          }
+        })
+      }
+      return rows
     },
     notes() {
       // The first run of each variant is the warm-up.
-      const rate = (ms: ReadonlyArray<number>) => (ms.length < 2 ? "n/a" : Math.round(n / (median(ms.slice(1)) / 1000)).toLocaleString("en-US"))
-      return [
-        `events/s: hand loop ${rate(runsMs[0]!)}, Weir ${rate(runsMs[1]!)}; ${outputs.toLocaleString("en-US")} results of ${n.toLocaleString("en-US")} events, ` +
+      const perS = (ms: ReadonlyArray<number>) => (ms.length < 2 ? undefined : n / (median(ms.slice(1)) / 1000))
+      const fmt = (x: number | undefined) => (x === undefined ? "n/a" : Math.round(x).toLocaleString("en-US"))
+      const notes = [
+        `events/s: hand loop ${fmt(perS(runsMs[0]!))}, Weir ${fmt(perS(runsMs[1]!))}; ${outputs.toLocaleString("en-US")} results of ${n.toLocaleString("en-US")} events, ` +
           `Weir's equal to the hand loop's (canonical form, checked on the warm-up run)`
       ]
+      if (withBytewax) {
+        const weir = perS(runsMs[1]!)
+        const bytewax = perS(bytewaxSeconds.map((s) => s * 1000))
+        const times = weir === undefined || bytewax === undefined ? "n/a" : (weir / bytewax).toFixed(2)
+        notes.push(
+          `Bytewax 0.21.1, 1 worker: ${fmt(bytewax)} events/s (run_main time it reports, median of the timed runs; Python start-up and CSV parsing not counted); ` +
+            `Weir ${times} × Bytewax per core; Bytewax's result lines equal Weir's (nexmark.py's canonical form, checked on the warm-up run)`
+        )
+      }
+      return notes
     }
   }
 }
