@@ -27,6 +27,7 @@ import {
   asRuntimeError,
   Engine,
   environmentOf,
+  MAX_SYNC_TURNS,
   MAX_WRITES_IN_FLIGHT,
   notifyGrouped,
   type RunEnvironment,
@@ -115,6 +116,21 @@ export class Execution extends Engine {
     }
   }
 
+  /**
+   * Busy turns back to back until one is not busy, or the loop has something
+   * to do between turns (close ended partitions, drain writes, yield to the
+   * event loop), or {@link MAX_SYNC_TURNS} ran: going through the Effect loop
+   * once per batch would cost as much as the batch itself.
+   */
+  private turns(): Turn {
+    for (let k = 1; ; k++) {
+      const turn = this.turn(nowMillis())
+      if (turn !== "busy" || k >= MAX_SYNC_TURNS) return turn
+      if (this.endedNow.length > 0 || this.pending.size >= MAX_WRITES_IN_FLIGHT || this.yieldDue()) return turn
+      this.publishMetrics(false, this.epoch)
+    }
+  }
+
   /** One turn of the loop: timers, then every due partition. Synchronous. */
   private turn(now: number): Turn {
     this.pending.check()
@@ -164,7 +180,7 @@ export class Execution extends Engine {
         const prev = setActiveClock(clock)
         let turn: Turn
         try {
-          turn = yield* Effect.try({ try: () => ex.turn(nowMillis()), catch: asRuntimeError })
+          turn = yield* Effect.try({ try: () => ex.turns(), catch: asRuntimeError })
         } finally {
           setActiveClock(prev)
         }

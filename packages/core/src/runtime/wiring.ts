@@ -105,6 +105,12 @@ export interface WiringConfig extends RunEnvironment {
 
 /** Writes in flight above this make the loop wait before polling again. */
 export const MAX_WRITES_IN_FLIGHT = 8
+/**
+ * Busy turns run back to back, synchronously, at most this many before the
+ * loop goes back through its Effect (which costs about as much as a batch of
+ * 1,024 items through a short pipeline): see `turns` in execution.ts.
+ */
+export const MAX_SYNC_TURNS = 64
 /** Give the event loop (signals, I/O callbacks) a turn at least this often while busy. */
 const YIELD_EVERY_MS = 20
 /** How long the loop sleeps at least when a turn found nothing to do. */
@@ -330,7 +336,9 @@ export abstract class Engine {
             const tracking = engine.wiring.tracking
             w.steps.push(
               k.ttlMs === undefined
-                ? new StatefulStep(step.stepId, k.builder, engine.timers, tracking, emitFor(w, 0))
+                ? k.chained === true
+                  ? new StatefulStep(step.stepId, k.builder, engine.timers, tracking, emitFor(w, 0)).chained()
+                  : new StatefulStep(step.stepId, k.builder, engine.timers, tracking, emitFor(w, 0))
                 : new TtlStatefulStep(step.stepId, k.builder, engine.timers, tracking, emitFor(w, 0), k.ttlMs)
             )
           }
@@ -679,9 +687,14 @@ export abstract class Engine {
     return Effect.raceFirst(sleep, Effect.andThen(woken, Effect.sync(() => (this.lastYield = Date.now()))))
   }
 
+  /** Whether a busy loop is due to give the event loop a turn ({@link yieldIfDue} would yield). */
+  protected yieldDue(): boolean {
+    return Date.now() - this.lastYield >= YIELD_EVERY_MS
+  }
+
   /** A busy loop gives the event loop (signals, I/O callbacks, messages) a turn this often. */
   protected yieldIfDue(): Effect.Effect<void> {
-    if (Date.now() - this.lastYield < YIELD_EVERY_MS) return Effect.void
+    if (!this.yieldDue()) return Effect.void
     return Effect.promise(() =>
       new Promise<void>((resolve) =>
         setImmediate(() => {
