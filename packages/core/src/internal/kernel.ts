@@ -27,7 +27,27 @@ export type KernelStep =
     readonly builder: (resume: unknown) => StatefulBatchLogic<unknown, unknown, unknown>
     /** A key untouched (no items) for this long is discarded; `undefined`: keys live until their logic discards them. */
     readonly ttlMs?: number | undefined
+    /** The builder's logics are {@link ChainLogic}s (statefulMap, statefulFlatMap): the runtime feeds them values straight from the batch. */
+    readonly chained?: true | undefined
   }
+
+/**
+ * A logic that takes a key's values one at a time, straight from the batch:
+ * the runtime skips collecting each key's values into an array and the
+ * `[emit, discard]` result per key (for statefulMap and statefulFlatMap,
+ * whose user function runs per value anyway). Same semantics as `onBatch`.
+ */
+export interface ChainLogic {
+  /**
+   * Feed the key's values of this batch, `batch[j][1]` for `j = head`, then
+   * `next[j]`, … until `-1`, in that order; write `[key, w]` for each value
+   * `w` emitted into `out` from index `n`; return the new end. On a throw the
+   * logic's state is as before the call.
+   */
+  onChain(batch: ReadonlyArray<readonly [string, unknown]>, next: Int32Array, head: number, key: string, out: Array<unknown>, n: number): number
+  /** After `onChain`: the key's state is done (`onBatch`'s discard flag). */
+  readonly chainDiscard: boolean
+}
 
 /**
  * A per-item stage: `map` replaces the item, `filter` keeps it when the

@@ -9,7 +9,7 @@ import { buildingStep, dataLast, defineOperator, kernelOutput, typeName, type Ke
 import type { Dataflow } from "../Dataflow.js"
 import { isSource, type Source } from "../inputs.js"
 import { mustBeFunction, upPort as up0 } from "./checks.js"
-import type { ItemStage, KernelStep } from "../internal/kernel.js"
+import type { ChainLogic, ItemStage, KernelStep } from "../internal/kernel.js"
 import { isSink, type Sink } from "../outputs.js"
 import { StatefulBatchLogic } from "../StatefulLogic.js"
 
@@ -361,3 +361,25 @@ export const statefulBatch: {
     return kernelOutput<readonly [string, W]>()
   }
 ))
+
+/**
+ * @internal The `statefulBatch` kernel step for a builder whose logics are
+ * also {@link ChainLogic}s (statefulMap, statefulFlatMap): the runtime may
+ * feed them values one at a time instead of calling `onBatch`.
+ */
+export const statefulBatchChained = <V, W, S>(
+  stepId: string,
+  up: KeyedStream<V>,
+  builder: (resumeState: S | undefined) => StatefulBatchLogic<V, W, S> & ChainLogic,
+  ttlMs: number | undefined
+): KeyedStream<W> =>
+  statefulBatchChainedWith(stepId, up as KeyedStream<unknown>, builder as (resume: unknown) => StatefulBatchLogic<unknown, unknown, unknown>, ttlMs) as KeyedStream<W>
+
+const statefulBatchChainedWith = defineOperator(
+  "statefulBatch",
+  up0,
+  (_up: KeyedStream<unknown>, builder: (resume: unknown) => StatefulBatchLogic<unknown, unknown, unknown>, ttlMs: number | undefined): KeyedStream<unknown> => {
+    setKernel({ kind: "statefulBatch", builder, chained: true, ...(ttlMs === undefined ? {} : { ttlMs }) })
+    return kernelOutput<readonly [string, unknown]>()
+  }
+)

@@ -9,7 +9,8 @@
 import { currentStepId, dataLast, defineOperator, type KeyedStream, type Stream, typeName, type Tagged } from "../Dataflow.js"
 import { type LogicResult, StatefulBatchLogic, type StatefulLogic } from "../StatefulLogic.js"
 import { isIterable, isPair, mustBeFunction, notIterable, notKeyed, shapeName, upPort as up0 } from "./checks.js"
-import { flatMapBatch, type StatefulOptions, statefulBatch, ttlMillis } from "./kernel.js"
+import type { ChainLogic } from "../internal/kernel.js"
+import { flatMapBatch, type StatefulOptions, statefulBatch, statefulBatchChained, ttlMillis } from "./kernel.js"
 import { keyOn, mapValue } from "./stateless.js"
 
 const RETAIN = false
@@ -167,7 +168,7 @@ const notStatePair = (stepId: string, emitName: string, r: unknown): TypeError =
   )
 
 /** @internal {@link statefulMap}'s logic: the state in a local across the batch, one emit per value. */
-export class StatefulMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | undefined> {
+export class StatefulMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | undefined> implements ChainLogic {
   constructor(
     private state: S | undefined,
     private readonly mapper: (state: S | undefined, value: V) => readonly [S | undefined, W],
@@ -189,6 +190,21 @@ export class StatefulMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | unde
     }
     this.state = state
     return [out, state === undefined]
+  }
+  onChain(batch: ReadonlyArray<readonly [string, unknown]>, next: Int32Array, head: number, key: string, out: Array<unknown>, n: number): number {
+    const mapper = this.mapper
+    let state = this.state
+    for (let j = head; j !== -1; j = next[j]!) {
+      const r = mapper(state, batch[j]![1] as V)
+      if (!Array.isArray(r) || r.length !== 2) throw notStatePair(this.stepId, "emitValue", r)
+      state = r[0]
+      out[n++] = [key, r[1]]
+    }
+    this.state = state
+    return n
+  }
+  get chainDiscard(): boolean {
+    return this.state === undefined
   }
   snapshot(): S | undefined {
     return this.state
@@ -248,17 +264,12 @@ export const statefulMap: {
     mustBeFunction("statefulMap", "mapper", mapper)
     const ttl = ttlMillis("statefulMap", options)
     const stepId = currentStepId()
-    return statefulBatch<V, W, S | undefined>(
-      "statefulBatch",
-      up,
-      (resume) => new StatefulMapLogic<V, W, S>(resume, mapper, stepId),
-      { ttl }
-    )
+    return statefulBatchChained<V, W, S | undefined>("statefulBatch", up, (resume) => new StatefulMapLogic<V, W, S>(resume, mapper, stepId), ttl)
   }
 ))
 
 /** @internal {@link statefulFlatMap}'s logic: like {@link StatefulMapLogic}, emitting every returned value. */
-export class StatefulFlatMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | undefined> {
+export class StatefulFlatMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | undefined> implements ChainLogic {
   constructor(
     private state: S | undefined,
     private readonly mapper: (state: S | undefined, value: V) => readonly [S | undefined, Iterable<W>],
@@ -278,6 +289,24 @@ export class StatefulFlatMapLogic<V, W, S> extends StatefulBatchLogic<V, W, S | 
     }
     this.state = state
     return [out, state === undefined]
+  }
+  onChain(batch: ReadonlyArray<readonly [string, unknown]>, next: Int32Array, head: number, key: string, out: Array<unknown>, n: number): number {
+    const mapper = this.mapper
+    let state = this.state
+    for (let j = head; j !== -1; j = next[j]!) {
+      const r = mapper(state, batch[j]![1] as V)
+      if (!Array.isArray(r) || r.length !== 2) throw notStatePair(this.stepId, "emitValues", r)
+      state = r[0]
+      const emit = r[1] as Iterable<W>
+      if (Array.isArray(emit)) for (let k = 0; k < emit.length; k++) out[n++] = [key, emit[k]]
+      else if (isIterable(emit)) for (const w of emit) out[n++] = [key, w]
+      else throw notIterable(this.stepId, "the values returned by `mapper`", emit)
+    }
+    this.state = state
+    return n
+  }
+  get chainDiscard(): boolean {
+    return this.state === undefined
   }
   snapshot(): S | undefined {
     return this.state
@@ -330,12 +359,7 @@ export const statefulFlatMap: {
     mustBeFunction("statefulFlatMap", "mapper", mapper)
     const ttl = ttlMillis("statefulFlatMap", options)
     const stepId = currentStepId()
-    return statefulBatch<V, W, S | undefined>(
-      "statefulBatch",
-      up,
-      (resume) => new StatefulFlatMapLogic<V, W, S>(resume, mapper, stepId),
-      { ttl }
-    )
+    return statefulBatchChained<V, W, S | undefined>("statefulBatch", up, (resume) => new StatefulFlatMapLogic<V, W, S>(resume, mapper, stepId), ttl)
   }
 ))
 

@@ -5,6 +5,7 @@
  * `fusion.ts`).
  */
 import type { StatefulBatchLogic } from "../StatefulLogic.js"
+import type { ChainLogic } from "../internal/kernel.js"
 import { stepError, toArray, wrongType } from "./async.js"
 import { nowMillis } from "./clock.js"
 import { DISCARDED } from "./recovery.js"
@@ -119,6 +120,9 @@ export class KeyState implements TimerTarget {
   pending: Array<unknown> | undefined = undefined
   /** Changed since the last snapshot (listed in the step's `dirty`). */
   dirty = false
+  /** Chained steps: the batch index of this key's first and last value in the batch being processed (-1: none). */
+  head = -1
+  tail = -1
   constructor(
     readonly step: StatefulStep,
     readonly key: string,
@@ -205,7 +209,20 @@ export class StatefulStep implements RuntimeStep {
     this.reschedule(st)
   }
 
+  /**
+   * Set when the logics are {@link ChainLogic}s: each batch index's next
+   * value of the same key (-1: the last), reused across batches.
+   */
+  private chain: Int32Array | undefined = undefined
+
+  /** The builder's logics are {@link ChainLogic}s: values go to them straight from the batch (see {@link pushChained}). */
+  chained(): this {
+    this.chain = new Int32Array(1024)
+    return this
+  }
+
   push(_port: number, batch: Array<unknown>): void {
+    if (this.chain !== undefined) return this.pushChained(batch)
     const states = this.states
     const touched = this.touched
     for (let i = 0; i < batch.length; i++) {
@@ -224,6 +241,60 @@ export class StatefulStep implements RuntimeStep {
     const out: Array<unknown> = []
     this.runTouched(out)
     if (out.length > 0) this.emit(out)
+  }
+
+  /**
+   * `push` for {@link ChainLogic}s: the batch's values are linked per key by
+   * index (no array per key), then each key, in order of first arrival, maps
+   * its values in arrival order straight into the output — the same output,
+   * in the same order, as `onBatch` per key. Their `notifyAt` is never set,
+   * so there is no timer to reschedule.
+   */
+  private pushChained(batch: Array<unknown>): void {
+    const n = batch.length
+    let next = this.chain!
+    if (next.length < n) next = this.chain = new Int32Array(Math.max(n, 2 * next.length))
+    const states = this.states
+    const touched = this.touched
+    for (let i = 0; i < n; i++) {
+      const item = batch[i] as readonly [string, unknown]
+      const key = Array.isArray(item) && item.length === 2 && typeof item[0] === "string" ? item[0] : checkKeyed(this.stepId, item)
+      let st = states.get(key)
+      if (st === undefined) {
+        st = new KeyState(this, key, undefined)
+        states.set(key, st)
+      }
+      if (st.head === -1) {
+        st.head = i
+        touched.push(st)
+      } else next[st.tail] = i
+      st.tail = i
+      next[i] = -1
+    }
+    const items = batch as Array<readonly [string, unknown]>
+    const out: Array<unknown> = new Array(n)
+    let m = 0
+    try {
+      for (let t = 0; t < touched.length; t++) {
+        const st = touched[t]!
+        const head = st.head
+        st.head = -1
+        const logic = (st.logic ?? (st.logic = this.build(st.key, undefined))) as unknown as ChainLogic
+        try {
+          m = logic.onChain(items, next, head, st.key, out, m)
+        } catch (e) {
+          throw stepError("StatefulBatchLogic.onBatch", this.stepId, e, ` for key '${st.key}'`)
+        }
+        if (logic.chainDiscard) this.drop(st)
+        else this.markDirty(st)
+      }
+    } finally {
+      for (let t = 0; t < touched.length; t++) touched[t]!.head = -1
+      touched.length = 0
+    }
+    if (m === 0) return
+    out.length = m
+    this.emit(out)
   }
 
   /** Give each key of `touched` its pending values (`onBatch`, once per key), then clear `touched`. */

@@ -215,6 +215,60 @@ describe("statefulFlatMap", () => {
   })
 })
 
+describe("statefulMap and statefulFlatMap take values straight from the batch", () => {
+  // The runtime feeds these two from the batch (no array per key): their output must be what `onBatch` per key gives.
+  const keyed: Array<readonly [string, number]> = Array.from({ length: 200 }, (_, i) => [`k${(i * 7) % 13}`, i] as const)
+  const viaOnBatch = <W>(logic: () => StatefulMapLogic<number, W, number> | StatefulFlatMapLogic<number, W, number>, batchSize: number) => {
+    // The reference: the same logic class driven through `statefulBatch` (the generic, `onBatch` path).
+    const { flow, out } = flowOf(keyed, (s: Stream<readonly [string, number]>) =>
+      op.statefulBatch<number, W, number | undefined>("ref", s as KeyedStream<number>, (resume: number | undefined) => {
+        const l = logic()
+        if (resume !== undefined) (l as unknown as { state: number }).state = resume
+        return l
+      }), batchSize)
+    return runMain(flow).then(() => out)
+  }
+  const sum = (s: number | undefined, x: number) => [(s ?? 0) + x, (s ?? 0) + x] as const
+  const evens = (s: number | undefined, x: number) => [(s ?? 0) + 1, x % 2 === 0 ? [x, -x] : []] as const
+
+  for (const batchSize of [1, 7, 64, 1024]) {
+    it(`statefulMap, batches of ${batchSize}: keys in order of first arrival, values in arrival order, as onBatch`, async () => {
+      const out = await runOf(keyed, (s: Stream<readonly [string, number]>) => op.statefulMap("m", s as KeyedStream<number>, sum), { batchSize })
+      expect(out).toEqual(await viaOnBatch(() => new StatefulMapLogic(undefined, sum, "test_df.ref"), batchSize))
+      expect(out).toHaveLength(keyed.length)
+    })
+
+    it(`statefulFlatMap, batches of ${batchSize}: the same as onBatch, zero or more values per value`, async () => {
+      const out = await runOf(keyed, (s: Stream<readonly [string, number]>) => op.statefulFlatMap("fm", s as KeyedStream<number>, evens), { batchSize })
+      expect(out).toEqual(await viaOnBatch(() => new StatefulFlatMapLogic(undefined, evens, "test_df.ref"), batchSize))
+      expect(out).toHaveLength(keyed.length)
+    })
+  }
+
+  it("in one batch of several keys, the first key's values come out first", async () => {
+    const out = await runOf([["a", 1], ["b", 10], ["a", 2], ["c", 5], ["b", 20]] as const, (s) =>
+      op.statefulMap("m", s as KeyedStream<number>, sum), { batchSize: 5 })
+    expect(out).toEqual([["a", 1], ["a", 3], ["b", 10], ["b", 30], ["c", 5]])
+  })
+
+  it("a mapper failing mid-batch fails the run naming the key; the state committed before stays", async () => {
+    const recovery = new InMemoryRecovery()
+    const boom = (s: number | undefined, x: number): readonly [number, number] => {
+      if (x === 99) throw new Error("boom")
+      return [(s ?? 0) + x, (s ?? 0) + x]
+    }
+    const inp = [["a", 1] as const, ["b", 2] as const, new TestingSource.ABORT(), ["a", 5] as const, ["b", 99] as const, ["a", 6] as const]
+    const first = flowOf(inp, (s: KeyedStream<number>) => op.statefulMap("m", s, boom), 2)
+    await runMain(first.flow, { epochInterval: 0, recovery })
+    expect(first.out).toEqual([["a", 1], ["b", 2]])
+    const second = flowOf(inp, (s: KeyedStream<number>) => op.statefulMap("m", s, boom), 3)
+    const err = await runMain(second.flow, { epochInterval: 0, recovery }).then(() => undefined, (e: unknown) => e)
+    expect(String((err as Error).message)).toContain("for key 'b'")
+    expect(second.out).toEqual([])
+    expect(await recovery.statesOf("test_df.m.statefulBatch")).toEqual(new Map([["a", 1], ["b", 2]]))
+  })
+})
+
 describe("foldFinal", () => {
   it("the logic's snapshot is the folded state", () => {
     const logic = new FoldFinalLogic<number, string>("old_state", () => "builder", () => "new_state")
