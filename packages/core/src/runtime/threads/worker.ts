@@ -28,6 +28,7 @@ import {
   asRuntimeError,
   Engine,
   environmentOf,
+  MAX_SYNC_TURNS,
   MAX_WRITES_IN_FLIGHT,
   notifyGrouped,
   type RunEnvironment,
@@ -364,6 +365,22 @@ export class ThreadExecution extends Engine {
     return false
   }
 
+  /**
+   * Busy turns back to back until one is idle, or the loop has something to
+   * do between turns (ended partitions, writes to drain, commits to send,
+   * the end, a stop, the event loop's turn), or {@link MAX_SYNC_TURNS} ran:
+   * going through the Effect loop once per batch costs as much as the batch.
+   */
+  private turns(clock: { readonly now: () => number }): void {
+    for (let k = 1; ; k++) {
+      this.turn(clock.now())
+      if (!this.lastTurnBusy || this.aborted || this.stopRequested || k >= MAX_SYNC_TURNS) return
+      if (this.endedNow.length > 0 || this.waitsForWrites || this.pending.size >= MAX_WRITES_IN_FLIGHT) return
+      if (this.progress.workerFront > this.committed || this.yieldDue()) return
+      this.sendMetrics(false)
+    }
+  }
+
   /** One turn. Synchronous. Returns whether it did anything. */
   private turn(now: number): boolean {
     this.pending.check()
@@ -503,7 +520,7 @@ export class ThreadExecution extends Engine {
     return Effect.gen(function*() {
       for (;;) {
         if (ex.stopRequested) return "stopped" as const
-        yield* Effect.try({ try: () => ex.turn(clock.now()), catch: asRuntimeError })
+        yield* Effect.try({ try: () => ex.turns(clock), catch: asRuntimeError })
         if (ex.aborted) return "abort" as const
         ex.sendMetrics(false)
         yield* ex.closeEnded()
