@@ -6,22 +6,26 @@
 import { AbortExecution, currentTime, EOF, FixedPartitionedSource, type StatefulSourcePartition } from "@weir/core"
 import * as Duration from "effect/Duration"
 
+/** What every sentinel is (one `instanceof` finds them all). */
+abstract class Sentinel {}
+
 /** Ends the partition here; a later run (resume) continues after it. */
-class EofSentinel {
+class EofSentinel extends Sentinel {
   readonly _tag = "TestingSource.EOF"
 }
 
 /** Aborts the run here, once: the same instance is skipped by later runs. */
-class AbortSentinel {
+class AbortSentinel extends Sentinel {
   readonly _tag = "TestingSource.ABORT"
   triggered = false
 }
 
 /** Ends the batch and sleeps for `duration` (on the run's clock). */
-class PauseSentinel {
+class PauseSentinel extends Sentinel {
   readonly _tag = "TestingSource.PAUSE"
   readonly duration: Duration.Duration
   constructor(duration: Duration.Input) {
+    super()
     this.duration = Duration.fromInputUnsafe(duration)
   }
 }
@@ -78,16 +82,33 @@ export class TestingSource<X> extends FixedPartitionedSource<X, number> {
   }
 
   buildPart(_stepId: string, _forPart: string, resumeState: number | undefined): StatefulSourcePartition<X, number> {
-    return new TestingPartition(this.items, this.batchSize, resumeState ?? 0)
+    return new TestingPartition(this.items, sentinelsOf(this.items), this.batchSize, resumeState ?? 0)
   }
+}
+
+/**
+ * The indices of the sentinels in `items`, ascending, then `items.length`:
+ * batches between them are plain slices, with no per-item check. Found
+ * afresh for each partition built (each run), so a list changed between runs
+ * is read as it is then.
+ */
+const sentinelsOf = (items: ReadonlyArray<unknown>): Array<number> => {
+  const at: Array<number> = []
+  for (let i = 0; i < items.length; i++) if (items[i] instanceof Sentinel) at.push(i)
+  at.push(items.length)
+  return at
 }
 
 class TestingPartition<X> implements StatefulSourcePartition<X, number> {
   private awake: Date | undefined = undefined
   /** A sentinel ended the last batch early: what the next call does. */
   private pendingEnd: "eof" | "abort" | undefined = undefined
+  /** Where in `sentinels` the next one at or after `index` is (searched from here). */
+  private nextSentinel = 0
   constructor(
     private readonly items: ReadonlyArray<TestingSourceItem<X>>,
+    /** See {@link sentinelsOf}. */
+    private readonly sentinels: ReadonlyArray<number>,
     private readonly batchSize: number,
     /** Elements consumed: the resume state. */
     private index: number
@@ -96,9 +117,24 @@ class TestingPartition<X> implements StatefulSourcePartition<X, number> {
   nextBatch(): Array<X> | typeof EOF {
     if (this.pendingEnd !== undefined) return this.end()
     this.awake = undefined
-    const batch: Array<X> = []
-    while (batch.length < this.batchSize && this.index < this.items.length) {
-      const item = this.items[this.index]!
+    const items = this.items
+    // The next sentinel at or after `index` (`items.length` when there is none).
+    const sentinels = this.sentinels
+    let s = this.nextSentinel
+    while (sentinels[s]! < this.index) s++
+    this.nextSentinel = s
+    const stop = sentinels[s]!
+    if (stop - this.index >= this.batchSize) {
+      // A whole batch of plain items: one slice.
+      const batch = items.slice(this.index, this.index + this.batchSize) as Array<X>
+      this.index += this.batchSize
+      return batch
+    }
+    // The plain items before the sentinel (or the end), then item by item from the sentinel on.
+    const batch = items.slice(this.index, stop) as Array<X>
+    this.index = stop
+    while (batch.length < this.batchSize && this.index < items.length) {
+      const item = items[this.index]!
       if (item instanceof EofSentinel) {
         // Counted, so a rerun continues after it.
         this.index++

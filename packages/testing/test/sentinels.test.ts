@@ -30,6 +30,44 @@ describe("TestingSource sentinels at the start of a batch", () => {
   })
 })
 
+describe("TestingSource batches between sentinels", () => {
+  // Whole batches of plain items are slices; a batch that reaches a sentinel is read item by item from it.
+  it("ends a batch at a sentinel in its middle, and the sentinel acts in the same call", () => {
+    const items = [...Array.from({ length: 2500 }, (_, i) => i), new TestingSource.PAUSE("0 seconds"), 2500, 2501, new TestingSource.EOF(), 9]
+    const p = part(new TestingSource(items, 1024))
+    const sizes: Array<number> = []
+    const snapshots: Array<number> = []
+    for (let b = p.nextBatch(); b !== EOF; b = p.nextBatch()) {
+      sizes.push((b as Array<number>).length)
+      snapshots.push(p.snapshot())
+    }
+    // 1024, 1024, then the 452 before PAUSE with the PAUSE counted; then the two before EOF with EOF counted.
+    expect(sizes).toEqual([1024, 1024, 452, 2])
+    expect(snapshots).toEqual([1024, 2048, 2501, 2504])
+    expect(p.snapshot()).toBe(2504)
+    // A rerun from there continues after the EOF.
+    expect(part(new TestingSource(items, 1024), 2504).nextBatch()).toEqual([9])
+  })
+
+  it("a spent ABORT in the middle of a batch is skipped, the batch goes on past it", () => {
+    const abort = new TestingSource.ABORT()
+    abort.triggered = true
+    const p = part(new TestingSource([0, 1, abort, 2, 3, 4], 4))
+    expect(p.nextBatch()).toEqual([0, 1, 2, 3])
+    expect(p.nextBatch()).toEqual([4])
+    expect(p.nextBatch()).toBe(EOF)
+  })
+
+  it("reads the list as it is when each run builds the partition", () => {
+    const items: Array<number | TestingSource.EOF> = [0, 1, 2, 3]
+    const source = new TestingSource(items, 2)
+    items[1] = new TestingSource.EOF()
+    const p = part(source)
+    expect(p.nextBatch()).toEqual([0])
+    expect(p.nextBatch()).toBe(EOF)
+  })
+})
+
 describe("TestingSource PAUSE", () => {
   afterEach(() => {
     vi.useRealTimers()
