@@ -21,19 +21,24 @@ const batchOf = (stage: ItemStage): ((xs: Array<unknown>) => Array<unknown>) => 
         for (let i = 0; i < xs.length; i++) out[i] = f(xs[i])
         return out
       }
+    // Filters write into an array of the batch's length and cut it to size: `push` growing it costs several times more.
     case "filter":
       return (xs) => {
-        const out: Array<unknown> = []
-        for (let i = 0; i < xs.length; i++) if (f(xs[i]) === true) out.push(xs[i])
+        const out: Array<unknown> = new Array(xs.length)
+        let n = 0
+        for (let i = 0; i < xs.length; i++) if (f(xs[i]) === true) out[n++] = xs[i]
+        out.length = n
         return out
       }
     case "filterMap":
       return (xs) => {
-        const out: Array<unknown> = []
+        const out: Array<unknown> = new Array(xs.length)
+        let n = 0
         for (let i = 0; i < xs.length; i++) {
           const y = f(xs[i])
-          if (y !== undefined && y !== null) out.push(y)
+          if (y !== undefined && y !== null) out[n++] = y
         }
+        out.length = n
         return out
       }
   }
