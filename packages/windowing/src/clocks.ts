@@ -25,7 +25,11 @@ export const END_OF_TIME = Infinity
 export interface ClockLogic<V, S> {
   /** Called once before each batch of `onItem` calls. */
   beforeBatch(): void
-  /** The item's timestamp and the watermark after it, in milliseconds. */
+  /**
+   * The item's timestamp and the watermark after it, in milliseconds. The
+   * caller reads the pair at once and keeps neither it nor a reference to it,
+   * so a logic may return the same array every time (the built-in clocks do).
+   */
   onItem(value: V): readonly [timestamp: number, watermark: number]
   /** The watermark when woken without items. */
   onNotify(): number
@@ -109,6 +113,10 @@ export interface EventClockState {
  * Wake-ups are scheduled at the system time when the watermark will reach a
  * window's close (Bytewax schedules at the event time read as wall time).
  *
+ * `tsGetter` returns a `Date`, or the same instant as a number of
+ * milliseconds since the Unix epoch — which saves allocating a `Date` per item
+ * when the events carry epoch milliseconds already.
+ *
  * @example
  * ```ts
  * interface Reading { readonly at: Date; readonly value: number }
@@ -116,6 +124,9 @@ export interface EventClockState {
  *
  * const clock = new EventClock((e: Reading) => e.at, "5 seconds")
  * const out = win.foldWindow("sum", readings, clock, new TumblingWindower("1 minute", new Date(0)), () => 0, (s, e) => s + e.value, (a, b) => a + b)
+ *
+ * // Events carrying epoch milliseconds: no Date per item.
+ * const msClock = new EventClock((e: { readonly atMs: number }) => e.atMs, "5 seconds")
  * ```
  * @since 0.1.0
  */
@@ -125,11 +136,11 @@ export class EventClock<V> implements Clock<V, EventClockState> {
   readonly nowGetter: () => Date
   private readonly customNow: boolean
   constructor(
-    readonly tsGetter: (value: V) => Date,
+    readonly tsGetter: (value: V) => Date | number,
     waitForSystemDuration: Duration.Input,
     options: { readonly nowGetter?: (() => Date) | undefined } = {}
   ) {
-    if (typeof tsGetter !== "function") throw new TypeError("EventClock: `tsGetter` must be a function returning a `Date`")
+    if (typeof tsGetter !== "function") throw new TypeError("EventClock: `tsGetter` must be a function returning a `Date` (or epoch milliseconds)")
     const wait = Duration.fromInput(waitForSystemDuration)
     if (wait._tag === "None") {
       throw new TypeError(`EventClock: \`waitForSystemDuration\` must be a duration; got ${String(waitForSystemDuration)}`)
@@ -164,8 +175,10 @@ class EventClockLogic<V> implements ClockLogic<V, EventClockState> {
   private systemNow = 0
   private base = BEGINNING_OF_TIME
   private sysOfMax = 0
+  /** What `onItem` returns, reused: it is called for every item. */
+  private readonly stamped: [number, number] = [0, 0]
   constructor(
-    private readonly getter: (value: V) => Date,
+    private readonly getter: (value: V) => Date | number,
     wait: number,
     private readonly now: () => number,
     resumeState: EventClockState | undefined
@@ -185,12 +198,14 @@ class EventClockLogic<V> implements ClockLogic<V, EventClockState> {
     const ts = timestampOf(this.getter, value)
     const candidate = ts - this.wait
     const current = this.base + (this.systemNow - this.sysOfMax)
+    const stamped = this.stamped
+    stamped[0] = ts
     if (candidate > current) {
       this.base = candidate
       this.sysOfMax = this.systemNow
-      return [ts, candidate]
-    }
-    return [ts, current]
+      stamped[1] = candidate
+    } else stamped[1] = current
+    return stamped
   }
 
   onNotify(): number {
@@ -213,12 +228,18 @@ class EventClockLogic<V> implements ClockLogic<V, EventClockState> {
   }
 }
 
-const timestampOf = <V>(getter: (v: V) => Date, value: V): number => {
+const timestampOf = <V>(getter: (v: V) => Date | number, value: V): number => {
   const ts = getter(value)
+  if (typeof ts === "number") {
+    if (Number.isFinite(ts)) return ts
+    throw new TypeError(
+      `EventClock's \`tsGetter\` must return a valid \`Date\` or a finite number of epoch milliseconds; got the number ${ts}`
+    )
+  }
   const ms = ts instanceof Date ? ts.getTime() : NaN
   if (Number.isNaN(ms)) {
     throw new TypeError(
-      `EventClock's \`tsGetter\` must return a valid \`Date\`; got ${ts instanceof Date ? "an invalid Date" : `a \`${typeof ts}\``}`
+      `EventClock's \`tsGetter\` must return a valid \`Date\` or a finite number of epoch milliseconds; got ${ts instanceof Date ? "an invalid Date" : `a \`${typeof ts}\``}`
     )
   }
   return ms

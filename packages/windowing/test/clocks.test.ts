@@ -108,7 +108,20 @@ describe("EventClock watermarks", () => {
   it("rejects a tsGetter that doesn't return a Date", () => {
     const logic = new EventClock((x: string) => x as unknown as Date, 0).build(undefined)
     logic.beforeBatch()
-    expect(() => logic.onItem("yesterday")).toThrow(/must return a valid `Date`; got a `string`/)
+    expect(() => logic.onItem("yesterday")).toThrow(/must return a valid `Date` or a finite number of epoch milliseconds; got a `string`/)
+  })
+
+  it("takes epoch milliseconds as well as Dates, and refuses numbers that are no instant", () => {
+    const byNumber = new EventClock((ms: number) => ms, 1000).build(undefined)
+    const byDate = new EventClock((ms: number) => new Date(ms), 1000).build(undefined)
+    for (const ms of [t("10:00"), t("10:05"), t("10:01")]) {
+      byNumber.beforeBatch()
+      byDate.beforeBatch()
+      expect([...byNumber.onItem(ms)]).toEqual([...byDate.onItem(ms)])
+    }
+    expect([...byNumber.onItem(t("10:06"))]).toEqual([t("10:06"), t("10:06") - 1000])
+    expect(() => byNumber.onItem(NaN)).toThrow(/finite number of epoch milliseconds; got the number NaN/)
+    expect(() => byNumber.onItem(Infinity)).toThrow(/got the number Infinity/)
   })
 })
 
