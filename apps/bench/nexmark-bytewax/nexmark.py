@@ -3,7 +3,7 @@
     python nexmark.py <events.csv> <query> <out.txt>
 
 Reads and parses the whole CSV (one event per line, see README.md) before timing, then runs
-<query> (q0, q1, q2, q3 or q7) as a Bytewax dataflow with ``run_main`` over an in-memory
+<query> (one of QUERIES) as a Bytewax dataflow with ``run_main`` over an in-memory
 ``TestingSource(events, batch_size=1024)``, timing only ``run_main``. Writes the results to
 <out.txt> in canonical form (one comma-joined line per result, sorted; for q0 the count alone)
 and prints one JSON line to stdout:
@@ -206,7 +206,137 @@ def q7(src: op.Stream, late: List[object]) -> op.Stream:
                                                   kv[1][1].auction, kv[1][1].price, kv[1][1].bidder))
 
 
-QUERIES = ("q0", "q1", "q2", "q3", "q7")
+# q4 and q6: an auction's closing price is its highest bid before `expires` in the 10 s window it was
+# created in (see README.md).
+
+# (window start in epoch ms, the auction, the price)
+Closing = Tuple[int, Auction, int]
+
+
+def _event_ts(e: Union[Auction, Bid]) -> datetime:
+    return EPOCH + timedelta(milliseconds=e.date_time)
+
+
+def _window_start_ts(c: Closing) -> datetime:
+    return EPOCH + timedelta(milliseconds=c[0])
+
+
+def _priced(row: Tuple[int, Tuple[Optional[Auction], Optional[Bid]]]) -> Optional[Closing]:
+    window_id, (auction, bid) = row
+    if auction is None or bid is None or bid.date_time >= auction.expires:
+        return None
+    return (WINDOW_ALIGN_MS + window_id * WINDOW_LENGTH_MS, auction, bid.price)
+
+
+_FROZEN = WINDOW_ALIGN
+_CLOSING_WINDOWER = win.TumblingWindower(length=timedelta(milliseconds=WINDOW_LENGTH_MS), align_to=WINDOW_ALIGN)
+# As q7's: frozen system time, no wake-ups, so a key's watermark is the highest date_time it has
+# seen and its windows close on the events alone (an auction's when one of its bids of a later
+# window comes, else at EOF).
+_JOIN_CLOCK = win.EventClock(_event_ts, wait_for_system_duration=timedelta(0),
+                             now_getter=lambda: _FROZEN, to_system_utc=lambda _ts: None)
+# The join's rows of an early window can come after rows of later ones (at EOF, in key order), so
+# the later stages never close a window before EOF: an infinite wait (the watermark stays at the
+# beginning of time) and no wake-ups.
+_AT_WINDOW_START = win.EventClock(_window_start_ts, wait_for_system_duration=timedelta.max,
+                                  now_getter=lambda: _FROZEN, to_system_utc=lambda _ts: None)
+
+
+def _closing_prices(src: op.Stream, late: List[object]) -> op.Stream:
+    """Auctions (by id) and bids (by auction) joined per 10 s window, then the highest price per auction."""
+    auctions = op.key_on("auction_id", op.filter("auctions", src, lambda e: type(e) is Auction), lambda a: str(a.id))
+    bids = op.key_on("bid_auction", op.filter("bids", src, lambda e: type(e) is Bid), lambda b: str(b.auction))
+    # Every bid is kept (product) and the rows come when the window closes (final).
+    joined = win.join_window("join", _JOIN_CLOCK, _CLOSING_WINDOWER, auctions, bids,
+                             insert_mode="product", emit_mode="final")
+    op.output("join_late", joined.late, TestingSink(late))
+    priced = op.filter_map_value("priced", joined.down, _priced)
+    closing = win.max_window("closing", priced, _AT_WINDOW_START, _CLOSING_WINDOWER, by=lambda c: c[2])
+    return op.map("closed", closing.down, lambda kv: kv[1][1])
+
+
+def _averages(keyed: op.KeyedStream) -> op.Stream:
+    """Per key per window: the count and the integer sum of the closing prices, then (start, key, count, sum / count)."""
+    sums = win.fold_window("sum", keyed, _AT_WINDOW_START, _CLOSING_WINDOWER, lambda: (0, 0),
+                           lambda acc, c: (acc[0] + 1, acc[1] + c[2]),
+                           lambda a, b: (a[0] + b[0], a[1] + b[1]))
+    return op.map("average", sums.down, lambda kv: (WINDOW_ALIGN_MS + kv[1][0] * WINDOW_LENGTH_MS, int(kv[0]),
+                                                    kv[1][1][0], kv[1][1][1] / kv[1][1][0]))
+
+
+def q4(src: op.Stream, late: List[object]) -> op.Stream:
+    return _averages(op.key_on("category", _closing_prices(src, late), lambda c: str(c[1].category)))
+
+
+def q6(src: op.Stream, late: List[object]) -> op.Stream:
+    return _averages(op.key_on("seller", _closing_prices(src, late), lambda c: str(c[1].seller)))
+
+
+# q5, q8 and q11 use q4's frozen event clock (_JOIN_CLOCK): a key's watermark is the highest
+# date_time it has seen (wait 0), and a key's events never go back in time, so none is late.
+
+Q5_SLIDE_MS = 2_000
+_Q5_WINDOWER = win.SlidingWindower(length=timedelta(milliseconds=10_000), offset=timedelta(milliseconds=Q5_SLIDE_MS),
+                                   align_to=WINDOW_ALIGN)
+Q8_WINDOW_MS = 10_000
+_Q8_WINDOWER = win.TumblingWindower(length=timedelta(milliseconds=Q8_WINDOW_MS), align_to=WINDOW_ALIGN)
+_Q11_GAP = timedelta(milliseconds=10_000)
+
+# (window id, auction, bids)
+HotCount = Tuple[int, int, int]
+
+
+def _q5_top(a: HotCount, b: HotCount) -> HotCount:
+    """The count with more bids, on ties the smaller auction id (associative and commutative, as
+    ``reduce_final``'s pre-aggregation needs)."""
+    return b if b[2] > a[2] or (b[2] == a[2] and b[1] < a[1]) else a
+
+
+def q5(src: op.Stream, late: List[object]) -> op.Stream:
+    bids = op.filter("bids", src, lambda e: type(e) is Bid)
+    counts = win.count_window("count", bids, _JOIN_CLOCK, _Q5_WINDOWER, lambda b: str(b.auction))
+    op.output("count_late", counts.late, TestingSink(late))
+    # Each auction's windows close on its own watermark (mostly at EOF: an auction gets bids for
+    # about 2 s), so a window's counts are complete only at EOF: the top per window by reduce_final.
+    by_window = op.map("by_window", counts.down, lambda kv: (str(kv[1][0]), (kv[1][0], int(kv[0]), kv[1][1])))
+    top = op.reduce_final("top", by_window, _q5_top)
+    return op.map("row", top, lambda kv: (WINDOW_ALIGN_MS + kv[1][0] * Q5_SLIDE_MS, kv[1][1], kv[1][2]))
+
+
+def _q8_row(kv: Tuple[str, Tuple[int, Tuple[Optional[Person], Optional[Auction]]]]) -> Optional[tuple]:
+    _person_id, (window_id, (person, auction)) = kv
+    if person is None or auction is None:
+        return None
+    return (person.id, person.name, WINDOW_ALIGN_MS + window_id * Q8_WINDOW_MS)
+
+
+def q8(src: op.Stream, late: List[object]) -> op.Stream:
+    persons = op.key_on("person_id", op.filter("persons", src, lambda e: type(e) is Person), lambda p: str(p.id))
+    auctions = op.key_on("seller", op.filter("auctions", src, lambda e: type(e) is Auction), lambda a: str(a.seller))
+    joined = win.join_window("join", _JOIN_CLOCK, _Q8_WINDOWER, persons, auctions,
+                             insert_mode="last", emit_mode="final")
+    op.output("join_late", joined.late, TestingSink(late))
+    return op.filter_map("new_users", joined.down, _q8_row)
+
+
+def _ms(t: datetime) -> int:
+    return (t - EPOCH) // timedelta(milliseconds=1)
+
+
+def q11(src: op.Stream, late: List[object]) -> op.Stream:
+    bids = op.filter("bids", src, lambda e: type(e) is Bid)
+    sessions = win.count_window("count", bids, _JOIN_CLOCK, win.SessionWindower(gap=_Q11_GAP), lambda b: str(b.bidder))
+    op.output("count_late", sessions.late, TestingSink(late))
+    # A session's count (down) and its metadata (meta: open_time and close_time are its first and
+    # last bid's time) joined by bidder and window id; each side comes once, when the session closes.
+    counts = op.map("count_by_session", sessions.down, lambda kv: (f"{kv[0]}:{kv[1][0]}", kv[1][1]))
+    spans = op.map("meta_by_session", sessions.meta,
+                   lambda kv: (f"{kv[0]}:{kv[1][0]}", (int(kv[0]), _ms(kv[1][1].open_time), _ms(kv[1][1].close_time))))
+    joined = op.join("with_meta", counts, spans)
+    return op.map("row", joined, lambda kv: (kv[1][1][0], kv[1][1][1], kv[1][1][2], kv[1][0]))
+
+
+QUERIES = ("q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q11")
 
 
 def run(events: List[Event], query: str) -> Tuple[float, List[str], int]:
@@ -224,8 +354,18 @@ def run(events: List[Event], query: str) -> Tuple[float, List[str], int]:
         op.output("out", q2(src), TestingSink(results))
     elif query == "q3":
         op.output("out", q3(src), TestingSink(results))
+    elif query == "q4":
+        op.output("out", q4(src, late), TestingSink(results))
+    elif query == "q5":
+        op.output("out", q5(src, late), TestingSink(results))
+    elif query == "q6":
+        op.output("out", q6(src, late), TestingSink(results))
     elif query == "q7":
         op.output("out", q7(src, late), TestingSink(results))
+    elif query == "q8":
+        op.output("out", q8(src, late), TestingSink(results))
+    elif query == "q11":
+        op.output("out", q11(src, late), TestingSink(results))
     else:
         raise ValueError(f"run query: unknown query {query!r}; use one of {', '.join(QUERIES)}")
 
@@ -234,7 +374,7 @@ def run(events: List[Event], query: str) -> Tuple[float, List[str], int]:
     seconds = time.perf_counter() - start
 
     if late:
-        print(f"nexmark.py: warning: {query} dropped {len(late)} late bids (events out of dateTime order)",
+        print(f"nexmark.py: warning: {query} dropped {len(late)} late events (events out of dateTime order)",
               file=sys.stderr)
     if query == "q0":
         return seconds, [str(counter[0])], counter[0]

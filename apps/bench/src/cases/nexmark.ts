@@ -1,5 +1,5 @@
 /**
- * Nexmark q0, q1, q2, q3 and q7 (see src/nexmark/): each query as a Weir flow
+ * The Nexmark queries (`QUERIES`, see src/nexmark/): each query as a Weir flow
  * against a hand-written loop over the same generated events, in batches of
  * 1,024. The first run of each variant (the warm-up) has its results put in
  * canonical form (JSON per result, sorted); Weir's must equal the loop's or the
@@ -125,12 +125,30 @@ const runBytewax = (q: Query, csv: string, n: number): { readonly report: Bytewa
   return { report, lines }
 }
 
+/**
+ * `x` as Python's `str(float)` writes it. For 1e-4 ≤ |x| < 1e16 both it and `String(x)` write
+ * the shortest digits that read back as `x`, without an exponent; they differ only on integers
+ * (`5.0` vs `5`).
+ */
+const pythonFloat = (x: number): string => {
+  const m = Math.abs(x)
+  if (!(m >= 1e-4 && m < 1e16)) {
+    throw new RangeError(`nexmark: pythonFloat covers 1e-4 ≤ |x| < 1e16 (no exponent in either language); got ${x} (a number): extend it to Python's exponent form`)
+  }
+  return Number.isInteger(x) ? `${x}.0` : String(x)
+}
+
 /** A result of `q` as a line of `nexmark.py`'s output (fields in nexmark-bytewax/README.md's order). */
 const BYTEWAX_LINE: { readonly [Q in Exclude<Query, "q0">]: (x: QueryOut[Q]) => string } = {
   q1: (b) => `${b.auction},${b.bidder},${b.price},${b.channel},${b.url},${b.dateTime}`,
   q2: (x) => x.join(","),
   q3: (x) => x.join(","),
-  q7: (x) => x.join(",")
+  q4: (x) => `${x[0]},${x[1]},${x[2]},${pythonFloat(x[3])}`,
+  q5: (x) => x.join(","),
+  q6: (x) => `${x[0]},${x[1]},${x[2]},${pythonFloat(x[3])}`,
+  q7: (x) => x.join(","),
+  q8: (x) => x.join(","),
+  q11: (x) => x.join(",")
 }
 
 /** Weir's results in `nexmark.py`'s canonical form: comma-joined lines, sorted (q0: the count alone). */
@@ -145,7 +163,12 @@ const DESCRIPTIONS: { readonly [Q in Query]: string } = {
   q1: "bids, price × 0.908 (dollars → euros)",
   q2: "bids on auctions with id % 123 == 0 → [auction, price]",
   q3: "local sellers (OR/ID/CA) of category-10 auctions: incremental join → [name, city, state, auction]",
-  q7: "highest bid per 10 s tumbling event-time window → [windowStart, auction, price, bidder]"
+  q4: "closing price of each auction (its highest bid of its creation window: windowed join), averaged per category per 10 s window → [windowStart, category, auctions, averagePrice]",
+  q5: "hot items: bids per auction in 10 s sliding event-time windows every 2 s, the most bid-on auction per window → [windowStart, auction, bids]",
+  q6: "q4's closing prices averaged per seller per 10 s window → [windowStart, seller, auctions, averagePrice]",
+  q7: "highest bid per 10 s tumbling event-time window → [windowStart, auction, price, bidder]",
+  q8: "new users: persons who created an auction in the 10 s tumbling window they registered in (windowed join) → [personId, name, windowStart]",
+  q11: "user sessions: bids per bidder in event-time sessions with a 10 s gap → [bidder, sessionStart, sessionEnd, bids]"
 }
 
 const nexmarkCase = <Q extends Query>(q: Q): BenchCase => {
@@ -269,7 +292,12 @@ export const nexmarkQ0 = nexmarkCase("q0")
 export const nexmarkQ1 = nexmarkCase("q1")
 export const nexmarkQ2 = nexmarkCase("q2")
 export const nexmarkQ3 = nexmarkCase("q3")
+export const nexmarkQ4 = nexmarkCase("q4")
+export const nexmarkQ5 = nexmarkCase("q5")
+export const nexmarkQ6 = nexmarkCase("q6")
 export const nexmarkQ7 = nexmarkCase("q7")
+export const nexmarkQ8 = nexmarkCase("q8")
+export const nexmarkQ11 = nexmarkCase("q11")
 
 /** Run order: by query number. */
-export const cases = [nexmarkQ0, nexmarkQ1, nexmarkQ2, nexmarkQ3, nexmarkQ7]
+export const cases = [nexmarkQ0, nexmarkQ1, nexmarkQ2, nexmarkQ3, nexmarkQ4, nexmarkQ5, nexmarkQ6, nexmarkQ7, nexmarkQ8, nexmarkQ11]
