@@ -215,6 +215,17 @@ export class StatefulStep implements RuntimeStep {
    */
   private chain: Int32Array | undefined = undefined
 
+  /** The state of `item`'s key (checked to be a `[string, value]` pair), created when the key is new. */
+  private stateOf(item: readonly [string, unknown]): KeyState {
+    const key = Array.isArray(item) && item.length === 2 && typeof item[0] === "string" ? item[0] : checkKeyed(this.stepId, item)
+    let st = this.states.get(key)
+    if (st === undefined) {
+      st = new KeyState(this, key, undefined)
+      this.states.set(key, st)
+    }
+    return st
+  }
+
   /** The builder's logics are {@link ChainLogic}s: values go to them straight from the batch (see {@link pushChained}). */
   chained(): this {
     this.chain = new Int32Array(1024)
@@ -223,16 +234,10 @@ export class StatefulStep implements RuntimeStep {
 
   push(_port: number, batch: Array<unknown>): void {
     if (this.chain !== undefined) return this.pushChained(batch)
-    const states = this.states
     const touched = this.touched
     for (let i = 0; i < batch.length; i++) {
       const item = batch[i] as readonly [string, unknown]
-      const key = Array.isArray(item) && item.length === 2 && typeof item[0] === "string" ? item[0] : checkKeyed(this.stepId, item)
-      let st = states.get(key)
-      if (st === undefined) {
-        st = new KeyState(this, key, undefined)
-        states.set(key, st)
-      }
+      const st = this.stateOf(item)
       if (st.pending === undefined) {
         st.pending = [item[1]]
         touched.push(st)
@@ -254,16 +259,9 @@ export class StatefulStep implements RuntimeStep {
     const n = batch.length
     let next = this.chain!
     if (next.length < n) next = this.chain = new Int32Array(Math.max(n, 2 * next.length))
-    const states = this.states
     const touched = this.touched
     for (let i = 0; i < n; i++) {
-      const item = batch[i] as readonly [string, unknown]
-      const key = Array.isArray(item) && item.length === 2 && typeof item[0] === "string" ? item[0] : checkKeyed(this.stepId, item)
-      let st = states.get(key)
-      if (st === undefined) {
-        st = new KeyState(this, key, undefined)
-        states.set(key, st)
-      }
+      const st = this.stateOf(batch[i] as readonly [string, unknown])
       if (st.head === -1) {
         st.head = i
         touched.push(st)
