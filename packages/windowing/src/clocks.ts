@@ -134,11 +134,27 @@ export class EventClock<V> implements Clock<V, EventClockState> {
   /** The wait in milliseconds (may be `Infinity`). */
   readonly waitMillis: number
   readonly nowGetter: () => Date
+  /** See the constructor's `toSystemTime` option; `undefined`: from the clock's own progress. */
+  readonly toSystemTime: ((timestamp: Date) => Date | undefined) | undefined
   private readonly customNow: boolean
+  /**
+   * @param options.nowGetter The system time the watermark advances with
+   *   (default: the run's clock).
+   * @param options.toSystemTime When, on the run's clock, the watermark will
+   *   reach `timestamp` — the time a window closing then gets its wake-up —
+   *   or `undefined` for no wake-up (windows then close only as items move
+   *   the watermark, or at end of input). Default: from the clock's progress
+   *   so far. Give it with a `nowGetter` that is not the run's time (frozen,
+   *   replayed), whose wake-ups the run's clock can't place; `() => undefined`
+   *   for none, as Bytewax's `to_system_utc=lambda _: None`.
+   */
   constructor(
     readonly tsGetter: (value: V) => Date | number,
     waitForSystemDuration: Duration.Input,
-    options: { readonly nowGetter?: (() => Date) | undefined } = {}
+    options: {
+      readonly nowGetter?: (() => Date) | undefined
+      readonly toSystemTime?: ((timestamp: Date) => Date | undefined) | undefined
+    } = {}
   ) {
     if (typeof tsGetter !== "function") throw new TypeError("EventClock: `tsGetter` must be a function returning a `Date` (or epoch milliseconds)")
     const wait = Duration.fromInput(waitForSystemDuration)
@@ -149,20 +165,25 @@ export class EventClock<V> implements Clock<V, EventClockState> {
     if (this.waitMillis < 0) throw new RangeError("EventClock: `waitForSystemDuration` must not be negative")
     this.nowGetter = options.nowGetter ?? currentTime
     this.customNow = options.nowGetter !== undefined
+    if (options.toSystemTime !== undefined && typeof options.toSystemTime !== "function") {
+      throw new TypeError(`EventClock: \`toSystemTime\` must be a function from a \`Date\` to a \`Date\` or \`undefined\`; got a \`${typeof options.toSystemTime}\``)
+    }
+    this.toSystemTime = options.toSystemTime
   }
 
   /** The same clock reading timestamps through `f` first (used by `joinWindow` for labelled sides). */
   contramap<U>(f: (u: U) => V): EventClock<U> {
     const getter = this.tsGetter
     return new EventClock<U>((u) => getter(f(u)), this.waitMillis === Infinity ? Duration.infinity : this.waitMillis, {
-      nowGetter: this.customNow ? this.nowGetter : undefined
+      nowGetter: this.customNow ? this.nowGetter : undefined,
+      toSystemTime: this.toSystemTime
     })
   }
 
   build(resumeState: EventClockState | undefined): ClockLogic<V, EventClockState> {
     const nowGetter = this.nowGetter
     const now = this.customNow ? () => nowGetter().getTime() : nowMs
-    return new EventClockLogic(this.tsGetter, this.waitMillis, now, resumeState)
+    return new EventClockLogic(this.tsGetter, this.waitMillis, now, this.toSystemTime, resumeState)
   }
 }
 
@@ -181,6 +202,7 @@ class EventClockLogic<V> implements ClockLogic<V, EventClockState> {
     private readonly getter: (value: V) => Date | number,
     wait: number,
     private readonly now: () => number,
+    private readonly toSystem: ((timestamp: Date) => Date | undefined) | undefined,
     resumeState: EventClockState | undefined
   ) {
     this.wait = wait
@@ -218,6 +240,19 @@ class EventClockLogic<V> implements ClockLogic<V, EventClockState> {
   }
 
   toSystemTime(timestamp: number): number | undefined {
+    const toSystem = this.toSystem
+    if (toSystem !== undefined) {
+      if (!Number.isFinite(timestamp)) return undefined
+      const at = toSystem(new Date(timestamp))
+      if (at === undefined) return undefined
+      const ms = at instanceof Date ? at.getTime() : NaN
+      if (Number.isNaN(ms)) {
+        throw new TypeError(
+          `EventClock's \`toSystemTime\` must return a valid \`Date\` or \`undefined\`; got ${at instanceof Date ? "an invalid Date" : `a \`${typeof at}\``}`
+        )
+      }
+      return ms
+    }
     if (this.base === BEGINNING_OF_TIME) return undefined
     const at = timestamp - this.base + this.sysOfMax
     return Number.isFinite(at) ? at : undefined

@@ -125,6 +125,35 @@ describe("EventClock watermarks", () => {
   })
 })
 
+describe("EventClock toSystemTime", () => {
+  it("places wake-ups where the option says, or nowhere", () => {
+    const frozen = () => d("09:00")
+    const shifted = new EventClock((ms: number) => ms, 0, { nowGetter: frozen, toSystemTime: (ts) => new Date(ts.getTime() + 60_000) })
+      .build(undefined)
+    shifted.beforeBatch()
+    shifted.onItem(t("10:00"))
+    expect(shifted.toSystemTime(t("10:05"))).toBe(t("10:06"))
+    const never = new EventClock((ms: number) => ms, 0, { nowGetter: frozen, toSystemTime: () => undefined }).build(undefined)
+    never.beforeBatch()
+    expect([...never.onItem(t("10:00"))]).toEqual([t("10:00"), t("10:00")])
+    expect(never.toSystemTime(t("10:05"))).toBeUndefined()
+    // Without the option, the frozen time places it in the past: due at once, on every turn.
+    const derived = new EventClock((ms: number) => ms, 0, { nowGetter: frozen }).build(undefined)
+    derived.beforeBatch()
+    derived.onItem(t("10:00"))
+    expect(derived.toSystemTime(t("10:05"))).toBe(t("09:05"))
+  })
+
+  it("is kept by contramap, and a wrong return is a clear error", () => {
+    const clock = new EventClock((ms: number) => ms, 0, { toSystemTime: () => "soon" as unknown as Date })
+    const logic = clock.contramap((x: { readonly at: number }) => x.at).build(undefined)
+    logic.beforeBatch()
+    logic.onItem({ at: t("10:00") })
+    expect(() => logic.toSystemTime(t("10:05"))).toThrow(/`toSystemTime` must return a valid `Date` or `undefined`; got a `string`/)
+    expect(() => new EventClock((ms: number) => ms, 0, { toSystemTime: 5 as unknown as () => undefined })).toThrow(/must be a function/)
+  })
+})
+
 describe("SystemClock", () => {
   it("timestamps every item with now, so nothing is late; EOF is the end of time", () => {
     const logic = new SystemClock().build()

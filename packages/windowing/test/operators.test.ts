@@ -182,6 +182,16 @@ describe("every operator", () => {
     expect(out).toEqual([["a", [0, 3]], ["a", [1, 1]], ["b", [0, 1]]])
   })
 
+  it("an EventClock without wake-ups (toSystemTime: () => undefined) closes windows on items and at end of input", async () => {
+    const flow = new Dataflow("test_df")
+    const out: Array<unknown> = []
+    const noWake = new EventClock((e: Event) => sec(e.at), 0, { nowGetter: () => align, toSystemTime: () => undefined })
+    const counted = win.countWindow("count", op.input("inp", flow, new TestingSource(events)), noWake, tumbling, (e: Event) => e.key)
+    op.output("out", counted.down, new TestingSink(out))
+    await runMain(flow, { clock: new VirtualClock(align) })
+    expect(out).toEqual([["a", [0, 3]], ["a", [1, 1]], ["b", [0, 1]]])
+  })
+
   it("a generic window with a SystemClock on virtual time closes by the timer", async () => {
     const flow = new Dataflow("test_df")
     const out: Array<unknown> = []
