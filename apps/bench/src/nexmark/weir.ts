@@ -93,15 +93,15 @@ type Closing = readonly [windowStart: number, auction: Auction, price: number]
 const auctionOf = (e: NexmarkEvent): Auction | undefined => (e.kind === "auction" ? e : undefined)
 
 /**
- * The system time the event clocks of every windowed query see: frozen, so a key's watermark is exactly the
- * highest `dateTime` it has seen (wait 0) and its windows close on event time alone. With the
- * run's clock the watermark creeps on with system time between batches, and a few hundred of
- * 300,000 events turn late in the join (432 to 581 in three runs). Frozen in the far future because
- * each key's wake-up is scheduled at the system time its next window would close: a frozen time
- * in the past would wake every key with an open window on every turn (7× slower), and Weir's
- * `EventClock` has nothing like Bytewax's `to_system_utc=None` to schedule no wake-ups.
+ * The event clocks' options in every windowed query: system time frozen, so a key's watermark is
+ * exactly the highest `dateTime` it has seen (wait 0) and its windows close on event time alone,
+ * and no wake-ups (`toSystemTime: () => undefined`, as Bytewax's `to_system_utc=None`): a frozen
+ * time can't place them on the run's clock. With the run's clock instead, the watermark creeps on
+ * with system time between batches, and events at the last batch's millisecond turn late —
+ * dropped, differently per run (432 to 581 of 300,000 events in q4's join; 1–3 thousand of 1 M
+ * bids in q7).
  */
-const FROZEN_NOW = new Date(Date.UTC(9999, 0, 1))
+const FROZEN = { nowGetter: () => new Date(BASE), toSystemTime: () => undefined } as const
 
 /**
  * Timestamps a value by the window start it carries, and never closes a window before the end of
@@ -124,7 +124,7 @@ const closingPrices = (flow: Dataflow, batches: Batches): Stream<Closing> => {
   const all = events(flow, batches)
   const auctions = op.keyOn("auction_id", op.filterMap("auctions", all, auctionOf), (a) => String(a.id))
   const bids = op.keyOn("bid_auction", op.filterMap("bids", all, bidOf), (b) => String(b.auction))
-  const clock = new EventClock((x: Auction | Bid) => x.dateTime, 0, { nowGetter: () => FROZEN_NOW })
+  const clock = new EventClock((x: Auction | Bid) => x.dateTime, 0, FROZEN)
   const joined = win.joinWindow("join", clock, closingWindows, [auctions, bids], { insertMode: "product", emitMode: "final" })
   const priced = op.filterMapValue("priced", joined.down, ([w, [a, b]]): Closing | undefined =>
     a !== undefined && b !== undefined && b.dateTime < a.expires ? [BASE + w * CLOSING_WINDOW_MS, a, b.price] : undefined
@@ -159,7 +159,7 @@ const q6 = (batches: Batches, sink: CollectSink<QueryOut["q6"]>): Dataflow => {
 
 /**
  * q5: bids counted per auction (`countWindow`) in 10 s sliding windows every 2 s on event time
- * (wait 0; system time frozen as for q4's join, {@link FROZEN_NOW}, so nothing is late), then per
+ * (wait 0; system time frozen as for q4's join, {@link FROZEN}, so nothing is late), then per
  * window the auction with the most bids (ties: the smallest id) by a `reduceFinal` keyed by
  * window: each auction's windows close on its own watermark, mostly at end of input, so a
  * window's counts are complete only then.
@@ -167,7 +167,7 @@ const q6 = (batches: Batches, sink: CollectSink<QueryOut["q6"]>): Dataflow => {
 const q5 = (batches: Batches, sink: CollectSink<QueryOut["q5"]>): Dataflow => {
   const flow = new Dataflow("nexmark_q5")
   const bids = op.filterMap("bids", events(flow, batches), bidOf)
-  const clock = new EventClock((b: Bid) => b.dateTime, 0, { nowGetter: () => FROZEN_NOW })
+  const clock = new EventClock((b: Bid) => b.dateTime, 0, FROZEN)
   const windower = new SlidingWindower(Q5_WINDOW_MS, Q5_SLIDE_MS, new Date(BASE))
   const counts = win.countWindow("count", bids, clock, windower, (b) => String(b.auction))
   const byWindow = op.map("by_window", counts.down, ([auction, [w, n]]) => [String(w), [w, Number(auction), n] as const] as const)
@@ -178,13 +178,13 @@ const q5 = (batches: Batches, sink: CollectSink<QueryOut["q5"]>): Dataflow => {
 
 /**
  * q7: every bid under one key into a 10-second tumbling `maxWindow` by price on event time (wait 0),
- * on the frozen clock (see {@link FROZEN_NOW}): on the run's clock the watermark creeps past the
+ * on the frozen clock (see {@link FROZEN}): on the run's clock the watermark creeps past the
  * last batch's millisecond and a few thousand of 1 M bids turn late (dropped), differently per run.
  */
 const q7 = (batches: Batches, sink: CollectSink<QueryOut["q7"]>): Dataflow => {
   const flow = new Dataflow("nexmark_q7")
   const bids = op.keyOn("all", op.filterMap("bids", events(flow, batches), bidOf), () => "all")
-  const clock = new EventClock((b: Bid) => b.dateTime, 0, { nowGetter: () => FROZEN_NOW })
+  const clock = new EventClock((b: Bid) => b.dateTime, 0, FROZEN)
   const windower = new TumblingWindower(Q7_WINDOW_MS, new Date(BASE))
   const best = win.maxWindow("max", bids, clock, windower, (b: Bid) => b.price)
   const rows = op.map("row", best.down, ([, [w, b]]): QueryOut["q7"] => [BASE + w * Q7_WINDOW_MS, b.auction, b.price, b.bidder])
@@ -204,7 +204,7 @@ const q8 = (batches: Batches, sink: CollectSink<QueryOut["q8"]>): Dataflow => {
   const all = events(flow, batches)
   const persons = op.keyOn("person_id", op.filterMap("persons", all, personOf), (p) => String(p.id))
   const auctions = op.keyOn("seller", op.filterMap("auctions", all, auctionOf), (a) => String(a.seller))
-  const clock = new EventClock((x: Person | Auction) => x.dateTime, 0, { nowGetter: () => FROZEN_NOW })
+  const clock = new EventClock((x: Person | Auction) => x.dateTime, 0, FROZEN)
   const windower = new TumblingWindower(Q8_WINDOW_MS, new Date(BASE))
   const joined = win.joinWindow("join", clock, windower, [persons, auctions], { emitMode: "final" })
   const rows = op.filterMap("new_users", joined.down, ([, [w, [p, a]]]): QueryOut["q8"] | undefined =>
@@ -222,7 +222,7 @@ const q8 = (batches: Batches, sink: CollectSink<QueryOut["q8"]>): Dataflow => {
 const q11 = (batches: Batches, sink: CollectSink<QueryOut["q11"]>): Dataflow => {
   const flow = new Dataflow("nexmark_q11")
   const bids = op.filterMap("bids", events(flow, batches), bidOf)
-  const clock = new EventClock((b: Bid) => b.dateTime, 0, { nowGetter: () => FROZEN_NOW })
+  const clock = new EventClock((b: Bid) => b.dateTime, 0, FROZEN)
   const sessions = win.countWindow("count", bids, clock, new SessionWindower(Q11_GAP_MS), (b) => String(b.bidder))
   const counts = op.map("count_by_session", sessions.down, ([bidder, [id, n]]) => [`${bidder}:${id}`, n] as const)
   const spans = op.map("meta_by_session", sessions.meta, ([bidder, [id, m]]) =>
