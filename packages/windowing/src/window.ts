@@ -343,11 +343,17 @@ const emit = (out: Array<Tagged> | undefined, id: number, ws: Iterable<unknown>)
   return out
 }
 
+/** One of the three streams out of the tagged one: counted first, so the array is made at its size (no growing). */
 const pick = (tag: 0 | 1 | 2) => (batch: Array<readonly [string, Tagged]>) => {
-  const out: Array<readonly [string, readonly [number, unknown]]> = []
+  let n = 0
+  for (let i = 0; i < batch.length; i++) if (batch[i]![1][0] === tag) n++
+  const out: Array<readonly [string, readonly [number, unknown]]> = new Array(n)
+  if (n === 0) return out
+  let j = 0
   for (let i = 0; i < batch.length; i++) {
-    const [key, t] = batch[i]!
-    if (t[0] === tag) out.push([key, [t[1], t[2]]])
+    const item = batch[i]!
+    const t = item[1]
+    if (t[0] === tag) out[j++] = [item[0], [t[1], t[2]]]
   }
   return out
 }

@@ -101,7 +101,8 @@ const auctionOf = (e: NexmarkEvent): Auction | undefined => (e.kind === "auction
  * dropped, differently per run (432 to 581 of 300,000 events in q4's join; 1–3 thousand of 1 M
  * bids in q7).
  */
-const FROZEN = { nowGetter: () => new Date(BASE), toSystemTime: () => undefined } as const
+const FROZEN_AT = new Date(BASE)
+const FROZEN = { nowGetter: () => FROZEN_AT, toSystemTime: () => undefined } as const
 
 /**
  * Timestamps a value by the window start it carries, and never closes a window before the end of
