@@ -334,13 +334,13 @@ export abstract class Engine {
         case "statefulBatch":
           for (const w of engine.workers) {
             const tracking = engine.wiring.tracking
-            w.steps.push(
-              k.ttlMs === undefined
-                ? k.chained === true
-                  ? new StatefulStep(step.stepId, k.builder, engine.timers, tracking, emitFor(w, 0)).chained()
-                  : new StatefulStep(step.stepId, k.builder, engine.timers, tracking, emitFor(w, 0))
-                : new TtlStatefulStep(step.stepId, k.builder, engine.timers, tracking, emitFor(w, 0), k.ttlMs)
-            )
+            // With a ttl, chained logics run through `onBatch`: the ttl step groups values itself.
+            if (k.ttlMs !== undefined) {
+              w.steps.push(new TtlStatefulStep(step.stepId, k.builder, engine.timers, tracking, emitFor(w, 0), k.ttlMs))
+              continue
+            }
+            const stateful = new StatefulStep(step.stepId, k.builder, engine.timers, tracking, emitFor(w, 0))
+            w.steps.push(k.chained === true ? stateful.chained() : stateful)
           }
           return
       }
