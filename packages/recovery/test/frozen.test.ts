@@ -149,10 +149,11 @@ describe("PostgreSQL store: the server freezes", () => {
     // Items up to the frozen one went through; the epoch holding it never committed (as far as the run knows).
     expect(first.out).toEqual(expected.slice(0, FREEZE_AT + 1))
 
-    // Every epoch before the freeze is committed. The frozen epoch's statement was already in the server's
-    // socket buffer when the client gave up, so on thawing the server may still run it: then it is committed too.
+    // Every epoch before the freeze is committed, but for the one whose commit was in flight when the server
+    // froze (PostgreSQL commits are pipelined: one runs while the next epoch does). A statement already in
+    // the server's socket buffer when the client gave up may still run on thawing: then it is committed too.
     const position = (await storedStates(schema, INP)).get("iterable") as number
-    expect(position).toBeGreaterThanOrEqual(FREEZE_AT)
+    expect(position).toBeGreaterThanOrEqual(FREEZE_AT - 1)
     expect(position).toBeLessThanOrEqual(FREEZE_AT + 1)
 
     // The first run's session holds the store's lease until the thawed server notices its client is gone.
